@@ -1,0 +1,114 @@
+"""Evaluating a rule on plain numbers, under the documented domain policy.
+
+``evaluate`` computes a primitive's value; ``local`` computes its value and
+the local partials the modes need. Both apply the one policy stated in
+:mod:`dualdiff.rules`: a real argument outside the real domain raises
+:class:`DomainError`; boundaries and overflow give the IEEE 754 limit, as
+NumPy does (Python floats would raise instead, so their errors are caught and
+the step is redone in NumPy float64, which costs nothing on the normal path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from .backends import FLOAT, MP, NUMPY, Backend
+from .errors import DomainError
+from .rules import Elementwise
+
+#: What Python's float arithmetic and math module raise where IEEE 754 gives a limit.
+FLOAT_ERRORS = (ArithmeticError, ValueError)
+
+
+def evaluate(rule: Elementwise, m: Backend, args: Sequence[Any]) -> Any:
+    """The value of ``rule`` at ``args`` computed in namespace ``m``.
+
+    >>> from dualdiff.rules import LOG
+    >>> evaluate(LOG, FLOAT, [0.0])
+    -inf
+    """
+    fn = rule.impl[m.slot]
+    if m is FLOAT:
+        try:
+            return fn(*args)
+        except FLOAT_ERRORS:
+            return _ieee_float(rule, args, None)[0]
+    if m is NUMPY and rule.domain is not None:
+        with np.errstate(invalid="raise", divide="ignore", over="ignore"):
+            try:
+                return fn(*args)
+            except FloatingPointError:
+                raise _domain_error(rule, args) from None
+    y = fn(*args)
+    if m is MP and rule.domain is not None and _mp_left_real_line(y, args):
+        raise _domain_error(rule, args)
+    return y
+
+
+def local(rule: Elementwise, m: Backend, args: Sequence[Any], active: Sequence[bool]) -> tuple[Any, list[Any]]:
+    """The value and the partials with respect to the ``active`` arguments.
+
+    Inactive arguments get ``None`` in place of a partial (it is never
+    computed: a multiplication by a constant does not differentiate the
+    constant).
+
+    >>> from dualdiff.rules import MUL
+    >>> local(MUL, FLOAT, [2.0, 3.0], [True, False])
+    (6.0, [3.0, None])
+    """
+    if m is FLOAT:
+        try:
+            y = rule.impl[0](*args)
+            return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
+        except FLOAT_ERRORS:
+            return _ieee_float(rule, args, active)
+    y = evaluate(rule, m, args)
+    if m is NUMPY:
+        with np.errstate(all="ignore"):
+            return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
+    return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
+
+
+def _ieee_float(rule: Elementwise, args: Sequence[Any], active: Sequence[bool] | None) -> tuple[Any, list[Any]]:
+    """Redo a Python-float step in NumPy float64 to get IEEE limits, not exceptions."""
+    f64 = [np.float64(a) if isinstance(a, (int, float)) else a for a in args]
+    with np.errstate(over="ignore", divide="ignore"):
+        y = evaluate(rule, NUMPY, f64)
+    if rule.domain is None and np.isnan(y) and not any(np.isnan(a) for a in f64):
+        raise _domain_error(rule, args)
+    parts: list[Any] = []
+    if active is not None:
+        with np.errstate(all="ignore"):
+            parts = [_to_float(p(NUMPY, y, *f64)) if a else None for p, a in zip(rule.partials, active)]
+    return _to_float(y), parts
+
+
+def _to_float(v: Any) -> Any:
+    return float(v) if isinstance(v, np.floating) else v
+
+
+def _mp_left_real_line(y: Any, args: Sequence[Any]) -> bool:
+    return isinstance(y, mpmath.mpc) and not any(isinstance(a, (mpmath.mpc, complex)) for a in args)
+
+
+def _domain_error(rule: Elementwise, args: Sequence[Any]) -> DomainError:
+    domain = rule.domain or "the real numbers"
+    shown = [a for a in args if np.ndim(a) > 0]
+    if not shown:
+        vals = ", ".join(repr(_to_float(a)) for a in args)
+        word = "argument" if len(args) == 1 else "arguments"
+        verb = "is" if len(args) == 1 else "are"
+        return DomainError(f"{rule.name}: {word} {vals} {verb} outside the domain {domain}")
+    with np.errstate(all="ignore"):
+        bad = np.isnan(rule.impl[NUMPY.slot](*args))
+    where = np.argwhere(bad)
+    first = tuple(int(i) for i in where[0]) if len(where) else ()
+    count = int(bad.sum())
+    vals = ", ".join(repr(_to_float(np.broadcast_to(a, bad.shape)[first])) for a in args)
+    return DomainError(
+        f"{rule.name}: {count} element(s) outside the domain {domain}; the first at index {first} with value {vals}"
+    )

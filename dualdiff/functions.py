@@ -1,0 +1,66 @@
+"""dualdiff's own elementwise functions, one per rule of the table.
+
+Each takes floats, complex numbers, mpmath numbers, NumPy arrays and lifted
+values (Duals, tape variables) alike, and computes with the library that
+matches its operands:
+
+>>> import dualdiff as dd, mpmath
+>>> dd.sin(0.5) == __import__("math").sin(0.5)
+True
+>>> dd.exp(dd.Dual(0.0, 1.0))
+Dual(1.0, 1.0)
+>>> mpmath.mp.dps = 30; print(dd.log(mpmath.mpf(2))); mpmath.mp.dps = 15
+0.693147180559945309417232121458
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .core import LIFTED_TYPES, apply1, apply2
+from .rules import TABLE, Elementwise
+
+#: Operators are reached through + - * / ** and the NumPy ufuncs, not by name.
+_OPERATOR_RULES = {"add", "sub", "mul", "truediv", "neg", "pos", "pow"}
+
+
+def _public_function(rule: Elementwise) -> Callable[..., Any]:
+    args = ", ".join("xy"[: rule.nin])
+    fn: Callable[..., Any]
+    if rule.nin == 1:
+
+        def fn(x: Any) -> Any:
+            if type(x) in LIFTED_TYPES:
+                return x._unary(rule, x)
+            return apply1(rule, x)
+    else:
+
+        def fn(x: Any, y: Any) -> Any:
+            return apply2(rule, x, y)
+
+    fn.__name__ = fn.__qualname__ = rule.name
+    fn.__module__ = "dualdiff"
+    example = ", ".join(["0.5"] * rule.nin)
+    shown = rule.template.format(*"xy"[: rule.nin])
+    fn.__doc__ = (
+        f"{rule.name}({args}): elementwise {shown}, with its derivative from the rule table.\n\n"
+        "Works on floats, complex and mpmath numbers, NumPy arrays of any shape, and\n"
+        "lifted values (Duals, tape variables) of any nesting depth.\n\n"
+        f">>> import dualdiff as dd\n>>> y = dd.{rule.name}(dd.Dual({example.split(', ')[0]}, 1.0)"
+        + (", 0.25)" if rule.nin == 2 else ")")
+        + "\n"
+    )
+    return fn
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    name: _public_function(rule)
+    for name, rule in TABLE.items()
+    if isinstance(rule, Elementwise) and name not in _OPERATOR_RULES
+}
+FUNCTIONS["power"] = _public_function(TABLE["pow"])  # type: ignore[arg-type]
+FUNCTIONS["ln"] = FUNCTIONS["log"]
+globals().update(FUNCTIONS)
+
+__all__ = sorted(FUNCTIONS)
