@@ -25,7 +25,7 @@ from .rules import TABLE, Elementwise
 _OPERATOR_RULES = {"add", "sub", "mul", "truediv", "neg", "pos", "pow"}
 
 
-def _public_function(rule: Elementwise) -> Callable[..., Any]:
+def _public_function(rule: Elementwise, name: str | None = None) -> Callable[..., Any]:
     args = ", ".join("xy"[: rule.nin])
     fn: Callable[..., Any]
     if rule.nin == 1:
@@ -39,17 +39,17 @@ def _public_function(rule: Elementwise) -> Callable[..., Any]:
         def fn(x: Any, y: Any) -> Any:
             return apply2(rule, x, y)
 
-    fn.__name__ = fn.__qualname__ = rule.name
+    name = name or rule.name
+    fn.__name__ = fn.__qualname__ = name
     fn.__module__ = "dualdiff"
-    example = ", ".join(["0.5"] * rule.nin)
+    point = "1.5" if rule.name == "arccosh" else "0.5"  # a point inside every domain
     shown = rule.template.format(*"xy"[: rule.nin])
+    call = f"dd.{name}(dd.Dual({point}, 1.0)" + (", 0.25)" if rule.nin == 2 else ")")
     fn.__doc__ = (
-        f"{rule.name}({args}): elementwise {shown}, with its derivative from the rule table.\n\n"
+        f"{name}({args}): elementwise {shown}, with its derivative from the rule table.\n\n"
         "Works on floats, complex and mpmath numbers, NumPy arrays of any shape, and\n"
         "lifted values (Duals, tape variables) of any nesting depth.\n\n"
-        f">>> import dualdiff as dd\n>>> y = dd.{rule.name}(dd.Dual({example.split(', ')[0]}, 1.0)"
-        + (", 0.25)" if rule.nin == 2 else ")")
-        + "\n"
+        f">>> import dualdiff as dd\n>>> isinstance({call}, dd.Dual)\nTrue\n"
     )
     return fn
 
@@ -59,7 +59,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     for name, rule in TABLE.items()
     if isinstance(rule, Elementwise) and name not in _OPERATOR_RULES
 }
-FUNCTIONS["power"] = _public_function(TABLE["pow"])  # type: ignore[arg-type]
+FUNCTIONS["power"] = _public_function(TABLE["pow"], "power")  # type: ignore[arg-type]
 FUNCTIONS["ln"] = FUNCTIONS["log"]
 globals().update(FUNCTIONS)
 

@@ -52,6 +52,8 @@ class ReleasedTapeError(RuntimeError):
 class Tape:
     """A Wengert list for one reverse-mode level.
 
+    Scalar elementwise entries are flat: ``(out, i, c)`` for one active
+    input with partial ``c``, ``(out, i, c, j, d)`` for two. Otherwise
     ``entries[k] = (out, ins, coefs, extra)``: for an elementwise rule,
     ``coefs`` are the local partials (or +1/-1) for the active inputs ``ins``
     and ``extra`` the input shapes when arrays may need un-broadcasting; for a
@@ -125,11 +127,29 @@ class Tape:
         adj: list[Any] = [None] * self.size
         for slot, g in seeds:
             adj[slot] = g if adj[slot] is None else adj[slot] + g
-        for out, ins, coefs, extra in reversed(entries):
+        for e in reversed(entries):
+            out = e[0]
             g = adj[out]
             if g is None:
                 continue
             adj[out] = None  # every use of `out` lies later on the tape: it is complete
+            n = len(e)
+            if n == 3:  # scalar, one active input: (out, i, c)
+                i, c = e[1], e[2]
+                v = g if c is ONE else (-g if c is MINUS_ONE else c * g)
+                a = adj[i]
+                adj[i] = v if a is None else a + v
+                continue
+            if n == 5:  # scalar, two active inputs: (out, i, c, j, d)
+                i, c, j, d = e[1], e[2], e[3], e[4]
+                v = g if c is ONE else (-g if c is MINUS_ONE else c * g)
+                a = adj[i]
+                adj[i] = v if a is None else a + v
+                v = g if d is ONE else (-g if d is MINUS_ONE else d * g)
+                a = adj[j]
+                adj[j] = v if a is None else a + v
+                continue
+            ins, coefs, extra = e[1], e[2], e[3]
             if coefs is GENERAL:  # a general rule: its transposes, one per active argument
                 rule, active, y, primals, params = extra
                 for i, pos in zip(ins, active):
@@ -146,8 +166,8 @@ class Tape:
                 continue
             for j in range(len(ins)):
                 c = coefs[j]
-                if type(c) is int:  # +1/-1 of add, sub, neg: no multiplication
-                    v = g if c > 0 else -g
+                if c is ONE or c is MINUS_ONE:  # add, sub, neg: no multiplication
+                    v = g if c is ONE else -g
                 else:
                     v = c * g if extra is None else _expand(c, nbatch) * g
                 if extra is not None:
@@ -222,7 +242,19 @@ class Var(Lifted):
                 d = rule.signs[0] if rule.signs else rule.p0(FLOAT, y, p)  # type: ignore[misc]
             except FLOAT_ERRORS:
                 return Var._elementwise(rule, (x,), x.level)  # IEEE limits or DomainError
-            return _record(x.tape, y, (x.index,), (d,), rule, (x,))
+            # _record, inlined: this runs for every scalar function call
+            tape = x.tape
+            entries = tape.entries
+            if entries is None or tape.ops is not None:
+                return _record(tape, y, (x.index,), (d,), rule, (x,))
+            r = _new_var(Var)
+            r.primal = y
+            r.level = x.level
+            r.tape = tape
+            r.index = index = tape.size
+            tape.size = index + 1
+            entries.append((index, x.index, d))
+            return r
         return Var._elementwise(rule, (x,), x.level)
 
     @staticmethod
@@ -308,6 +340,9 @@ _PY_SCALARS = frozenset({float, int})
 _new_var = object.__new__
 #: Marks a tape entry of a General rule (in the ``coefs`` position).
 GENERAL = ("general",)
+#: The +1/-1 partials of add, sub, neg and pos, as the table states them;
+#: the sweep tests identity with these to add or subtract instead of multiply.
+ONE, MINUS_ONE = 1, -1
 
 
 def _record(tape: Tape, y: Any, ins: tuple[int, ...], coefs: tuple[Any, ...], rule: Rule, args: tuple[Any, ...]) -> Var:
@@ -321,7 +356,10 @@ def _record(tape: Tape, y: Any, ins: tuple[int, ...], coefs: tuple[Any, ...], ru
     r.tape = tape
     r.index = index = tape.size
     tape.size = index + 1
-    entries.append((index, ins, coefs, None))  # type: ignore[union-attr]
+    if len(ins) == 1:
+        entries.append((index, ins[0], coefs[0]))  # type: ignore[union-attr]
+    else:
+        entries.append((index, ins[0], coefs[0], ins[1], coefs[1]))  # type: ignore[union-attr]
     if tape.ops is not None:
         tape._log(rule, index, args)
     return r
@@ -346,7 +384,18 @@ def _operator(rule: Elementwise, reflected: bool) -> Any:
             except FLOAT_ERRORS:
                 pass  # IEEE limits or DomainError: the generic path knows them
             else:
-                return _record(self.tape, y, (self.index,), (d,), rule, (other, self) if reflected else (self, other))
+                tape = self.tape
+                entries = tape.entries
+                if entries is None or tape.ops is not None:
+                    return _record(tape, y, (self.index,), (d,), rule, (other, self) if reflected else (self, other))
+                r = _new_var(Var)  # _record, inlined: this runs for every scalar operator
+                r.primal = y
+                r.level = self.level
+                r.tape = tape
+                r.index = index = tape.size
+                tape.size = index + 1
+                entries.append((index, self.index, d))
+                return r
         if tp is Var and other.level == self.level:
             return (
                 Var._binary(rule, other, self, self.level) if reflected else Var._binary(rule, self, other, self.level)
