@@ -10,10 +10,13 @@ array([1., 1.])
 from __future__ import annotations
 
 from . import functions as _functions
+from . import numpy_api as _numpy_api  # noqa: F401  (registers the array rules into the table)
+from .cost import CostReport, compare
 from .dual import Dual
 from .errors import DomainError, NoRuleError
 from .functions import *  # noqa: F403  (sin, cos, exp, ... one per rule)
 from .tape import ReleasedTapeError, Tape, Var
+from .trace import Trace, trace
 from .transforms import (
     choose_mode,
     derivative,
@@ -31,13 +34,16 @@ from .transforms import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CostReport",
     "Dual",
     "DomainError",
     "NoRuleError",
     "ReleasedTapeError",
     "Tape",
+    "Trace",
     "Var",
     "choose_mode",
+    "compare",
     "derivative",
     "grad",
     "hessian",
@@ -46,6 +52,7 @@ __all__ = [
     "jacobian",
     "jacrev",
     "jvp",
+    "trace",
     "value_and_grad",
     "vjp",
     *_functions.__all__,

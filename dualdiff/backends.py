@@ -90,7 +90,7 @@ def _float_softplus(x: float) -> float:
 def _float_sign(x: float) -> float:
     if x != x:
         return x
-    return float((x > 0) - (x < 0))
+    return float(bool(x > 0)) - float(bool(x < 0))  # bool(): x may be an np.float64
 
 
 def _float_maximum(a: float, b: float) -> float:
@@ -194,7 +194,8 @@ COMPLEX.erf = _via_mpmath(mpmath.erf)
 COMPLEX.erfc = _via_mpmath(mpmath.erfc)
 COMPLEX.sigmoid = lambda x: 1 / (1 + cmath.exp(-x))
 COMPLEX.softplus = lambda x: cmath.log(1 + cmath.exp(x))
-for _name in ("abs", "arctan2", "hypot", "relu", "maximum", "minimum", "sign", "floor", "ceil", "round"):
+COMPLEX.abs = abs  # |z| has a value; its derivative is refused (rules: holomorphic=False)
+for _name in ("arctan2", "hypot", "relu", "maximum", "minimum", "sign", "floor", "ceil", "round"):
     setattr(COMPLEX, _name, _no_complex(_name))
 COMPLEX.const = lambda like, c: complex(c)
 COMPLEX.pi = lambda like: math.pi
@@ -213,6 +214,8 @@ def _mp_sign(x: Any) -> Any:
 
 
 def _mp_sigmoid(x: Any) -> Any:
+    if isinstance(x, mpmath.mpc):
+        return 1 / (1 + mpmath.exp(-x))
     if x >= 0:
         return 1 / (1 + mpmath.exp(-x))
     e = mpmath.exp(x)
@@ -225,7 +228,7 @@ _binary_ops(MP)
 MP.pow = mpmath.power
 MP.abs = mpmath.fabs
 MP.sqrt = mpmath.sqrt
-MP.cbrt = mpmath.cbrt
+MP.cbrt = lambda x: -mpmath.cbrt(-x) if isinstance(x, mpmath.mpf) and x < 0 else mpmath.cbrt(x)  # real root for reals
 MP.exp = mpmath.exp
 MP.exp2 = lambda x: mpmath.power(2, x)
 MP.expm1 = mpmath.expm1
@@ -241,7 +244,9 @@ MP.arcsinh, MP.arccosh, MP.arctanh = mpmath.asinh, mpmath.acosh, mpmath.atanh
 MP.hypot = mpmath.hypot
 MP.erf, MP.erfc = mpmath.erf, mpmath.erfc
 MP.sigmoid = _mp_sigmoid
-MP.softplus = lambda x: max(x, 0) + mpmath.log1p(mpmath.exp(-abs(x)))
+MP.softplus = lambda x: (
+    mpmath.log1p(mpmath.exp(x)) if isinstance(x, mpmath.mpc) else max(x, 0) + mpmath.log1p(mpmath.exp(-abs(x)))
+)
 MP.relu = lambda x: x if x > 0 else 0 * x
 MP.maximum = lambda a, b: a if (a >= b or mpmath.isnan(a)) else b
 MP.minimum = lambda a, b: a if (a <= b or mpmath.isnan(a)) else b
@@ -317,7 +322,7 @@ NUMPY.relu = _np_relu
 NUMPY.maximum, NUMPY.minimum = np.maximum, np.minimum
 NUMPY.sign, NUMPY.floor, NUMPY.ceil, NUMPY.round = np.sign, np.floor, np.ceil, np.round
 NUMPY.const = lambda like, c: np.asarray(c, dtype=np.result_type(like, np.float32))[()]
-NUMPY.pi = lambda like: np.pi
+NUMPY.pi = lambda like: NUMPY.const(like, np.pi)  # keeps float32 float32
 NUMPY.xlogy = lambda y, x: np.where(y == 0, 0 * y, y * np.log(np.where(y == 0, 1, x)))
 NUMPY.safe_div = lambda a, b: np.where(b == 0, 0 * a, a / np.where(b == 0, 1, b))
 NUMPY.zero = lambda like: np.zeros_like(like)

@@ -191,6 +191,92 @@ class Lifted:
             "(for example with np.where or np.concatenate)"
         )
 
+    # -- array methods: thin calls into the same NumPy dispatch ------------
+    @property
+    def T(self) -> Any:
+        """The transpose (reversed axes), as ``ndarray.T``."""
+        return np.transpose(self)
+
+    def transpose(self, *axes: Any) -> Any:
+        """``np.transpose(self, axes)``; takes ``x.transpose(1, 0)`` or ``x.transpose((1, 0))``."""
+        return np.transpose(self, _method_args(axes))
+
+    def reshape(self, *shape: Any, order: str = "C") -> Any:
+        """``np.reshape(self, shape)``; takes ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+        return np.reshape(self, _method_args(shape), order=order)
+
+    def ravel(self, order: str = "C") -> Any:
+        """``np.ravel(self)``."""
+        return np.ravel(self, order)
+
+    def flatten(self, order: str = "C") -> Any:
+        """``np.ravel(self)`` (lifted values are immutable, so no copy is needed)."""
+        return np.ravel(self, order)
+
+    def squeeze(self, axis: Any = None) -> Any:
+        """``np.squeeze(self, axis)``."""
+        return np.squeeze(self, axis)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Any:
+        """``np.swapaxes(self, axis1, axis2)``."""
+        return np.swapaxes(self, axis1, axis2)
+
+    def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        """``np.sum(self, axis)``."""
+        return np.sum(self, axis, dtype, out, keepdims)
+
+    def mean(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        """``np.mean(self, axis)``."""
+        return np.mean(self, axis, dtype, out, keepdims)
+
+    def prod(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        """``np.prod(self, axis)``."""
+        return np.prod(self, axis, dtype, out, keepdims)
+
+    def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
+        """``np.var(self, axis)``."""
+        return np.var(self, axis, dtype, out, ddof, keepdims)
+
+    def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
+        """``np.std(self, axis)``."""
+        return np.std(self, axis, dtype, out, ddof, keepdims)
+
+    def max(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        """``np.max(self, axis)``: ties share the derivative evenly."""
+        return np.max(self, axis, out, keepdims)
+
+    def min(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+        """``np.min(self, axis)``: ties share the derivative evenly."""
+        return np.min(self, axis, out, keepdims)
+
+    def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+        """``np.cumsum(self, axis)``."""
+        return np.cumsum(self, axis, dtype, out)
+
+    def clip(self, min: Any = None, max: Any = None) -> Any:
+        """``np.clip(self, min, max)``."""
+        return np.clip(self, min, max)
+
+    def dot(self, other: Any) -> Any:
+        """``np.dot(self, other)``."""
+        return np.dot(self, other)
+
+    def conj(self) -> Any:
+        """``np.conj(self)``."""
+        return np.conj(self)
+
+    conjugate = conj
+
+    def copy(self) -> Any:
+        """The value itself: lifted values are immutable."""
+        return self
+
+    def __matmul__(self, other: Any) -> Any:
+        return np.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return np.matmul(other, self)
+
     # -- NumPy protocols (implemented in numpy_api) ------------------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         from .numpy_api import array_ufunc
@@ -235,6 +321,13 @@ OPERATOR_METHODS = (
     (TRUEDIV, ("__truediv__", "__rtruediv__")),
     (POW, ("__pow__", "__rpow__")),
 )
+
+
+def _method_args(args: tuple[Any, ...]) -> Any:
+    """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` alike; no argument means None."""
+    if not args:
+        return None
+    return args[0] if len(args) == 1 else args
 
 
 def strip(value: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .backends import FLOAT, MP, NUMPY, Backend
+from .backends import COMPLEX, FLOAT, MP, NUMPY, Backend
 from .errors import DomainError
 from .rules import Elementwise
 
@@ -66,11 +66,54 @@ def local(rule: Elementwise, m: Backend, args: Sequence[Any], active: Sequence[b
             return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
         except FLOAT_ERRORS:
             return _ieee_float(rule, args, active)
+    if not rule.holomorphic and _any_complex(m, args):
+        raise TypeError(
+            f"{rule.name} is not complex-differentiable, so it has no derivative at the complex "
+            f"argument(s) {', '.join(repr(a) for a in args)}"
+        )
     y = evaluate(rule, m, args)
     if m is NUMPY:
         with np.errstate(all="ignore"):
             return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
+    if m is MP:
+        try:
+            return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
+        except ZeroDivisionError:
+            return y, _mp_limits(rule, y, args, active)
     return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
+
+
+def _any_complex(m: Backend, args: Sequence[Any]) -> bool:
+    if m is COMPLEX:
+        return True
+    if m is MP:
+        return any(isinstance(a, mpmath.mpc) for a in args)
+    if m is NUMPY:
+        return any(np.iscomplexobj(a) for a in args)
+    return False
+
+
+def _mp_limits(rule: Elementwise, y: Any, args: Sequence[Any], active: Sequence[bool]) -> list[Any]:
+    """Partials where mpmath divided by zero: the IEEE limit (±inf or nan), as for floats.
+
+    Each partial that mpmath can compute stays exact. One that divides by
+    zero is taken from float64, which finds the same infinite limit at any
+    precision; a finite float64 value would have lost digits, so it raises.
+    """
+    out: list[Any] = []
+    for p, a in zip(rule.partials, active):
+        if not a:
+            out.append(None)
+            continue
+        try:
+            out.append(p(MP, y, *args))
+        except ZeroDivisionError:
+            with np.errstate(all="ignore"):
+                v = p(NUMPY, np.float64(y), *(np.float64(a) for a in args))
+            if np.isfinite(v):
+                raise ZeroDivisionError(f"{rule.name}: a partial derivative divides by zero at {list(args)}") from None
+            out.append(mpmath.mpf(float(v)))
+    return out
 
 
 def _ieee_float(rule: Elementwise, args: Sequence[Any], active: Sequence[bool] | None) -> tuple[Any, list[Any]]:
@@ -88,7 +131,10 @@ def _ieee_float(rule: Elementwise, args: Sequence[Any], active: Sequence[bool] |
 
 
 def _to_float(v: Any) -> Any:
-    return float(v) if isinstance(v, np.floating) else v
+    """A NumPy float64 scalar (or 0-d array) back to a Python float."""
+    if isinstance(v, np.floating) or (type(v) is np.ndarray and v.ndim == 0 and v.dtype.kind == "f"):
+        return float(v)
+    return v
 
 
 def _mp_left_real_line(y: Any, args: Sequence[Any]) -> bool:

@@ -1,21 +1,57 @@
 """NumPy's protocols on lifted values, mapped into the rule table.
 
 ``np.sin(dual)`` arrives here through ``__array_ufunc__`` and ``np.sum(var)``
-through ``__array_function__``; each is sent to the rule that defines it. A
-NumPy function without a rule raises :class:`~dualdiff.errors.NoRuleError`
-naming it, never a silent wrong answer or an object array.
+through ``__array_function__``; each is sent to the rule that defines it, or
+to an exact composition of rules (``mean`` is a sum times ``1/n``, ``var`` a
+mean of squares, ``clip`` a maximum and a minimum, ``norm`` a root of a sum
+of squares). A NumPy function without a rule raises
+:class:`~dualdiff.errors.NoRuleError` naming it, never a silent wrong answer
+or an object array.
+
+>>> import numpy as np, dualdiff as dd
+>>> d = dd.Dual(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+>>> np.sum(d * d)
+Dual(np.float64(5.0), np.float64(2.0))
+>>> try:
+...     np.fft.fft(d)
+... except dd.NoRuleError as e:
+...     print(e)
+np.fft.fft has no derivative rule in dualdiff
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .core import apply, apply_linear, strip_all
+from . import array_rules as ar
+from .core import Lifted, apply, apply1, apply2, apply_general, apply_linear, strip_all
 from .errors import NoRuleError
-from .rules import ABS, BROADCAST_TO, RESHAPE, ROUND, SUM, TABLE, Elementwise
+from .rules import (
+    ABS,
+    ADD,
+    BROADCAST_TO,
+    EXP,
+    GETITEM,
+    LOG,
+    MAXIMUM,
+    MINIMUM,
+    MUL,
+    POW,
+    RESHAPE,
+    ROUND,
+    SQRT,
+    SQUARE,
+    SUB,
+    SUM,
+    TABLE,
+    Elementwise,
+)
+
+_AxisError = getattr(getattr(np, "exceptions", np), "AxisError", ValueError)
 
 #: ufunc -> elementwise rule
 UFUNC_RULES: dict[Any, Elementwise] = {
@@ -43,76 +79,744 @@ VALUE_UFUNCS = {
 
 
 def numpy_name(func: Any) -> str:
-    """``np.fft.fft`` for numpy.fft.fft: how a user would write the function."""
+    """``np.fft.fft`` for numpy.fft.fft: how a user would write the function.
+
+    >>> numpy_name(np.linalg.eigh)
+    'np.linalg.eigh'
+    """
     module = getattr(func, "__module__", None) or "numpy"
     module = "np" + module[len("numpy") :] if module.startswith("numpy") else module
     module = module.replace("._core", "").replace(".core", "")
-    if module.startswith("np.") and module.count(".") and module.split(".")[1].startswith("_"):
-        module = "np"
+    parts = module.split(".")
+    if parts[0] == "np":  # drop private submodules: np.linalg._linalg -> np.linalg
+        module = ".".join(p for p in parts if not p.startswith("_"))
     return f"{module}.{getattr(func, '__name__', repr(func))}"
 
 
-def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Dispatch ``ufunc(*inputs)`` on lifted values to its rule."""
-    if kwargs.get("out") is not None:
+def _refuse_out(name: str, out: Any) -> None:
+    if out is not None:
         raise TypeError(
-            f"np.{ufunc.__name__}(..., out=...) cannot store derivatives in a plain array; "
-            "drop out= and use the returned value"
+            f"{name}(..., out=...) cannot store derivatives in a plain array; drop out= and use the returned value"
         )
+
+
+def _refuse(name: str, **options: Any) -> None:
+    """Reject options dualdiff does not differentiate through, naming them."""
+    _refuse_out(name, options.pop("out", None))
+    given = sorted(k for k, v in options.items() if v is not None and v is not np._NoValue)
+    if given:
+        raise TypeError(f"{name} on lifted values does not support the argument(s) {', '.join(given)}")
+
+
+def _ndim(a: Any) -> int:
+    return np.ndim(strip_all(a))
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    return np.shape(strip_all(a))
+
+
+def _axis_tuple(axis: Any, ndim: int) -> tuple[int, ...]:
+    """Non-negative, sorted axes; None means all of them."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = operator.index(a)
+        if not -ndim <= a < ndim:
+            raise _AxisError(f"axis {a} is out of bounds for array of dimension {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _one_axis(axis: Any, ndim: int) -> int:
+    return _axis_tuple(operator.index(axis), ndim)[0]
+
+
+def _is_complex(a: Any) -> bool:
+    return np.iscomplexobj(strip_all(a))
+
+
+def _real_only(name: str, a: Any) -> None:
+    if _is_complex(a):
+        raise NoRuleError(f"{name} of complex values is not complex-differentiable; dualdiff has no rule for it")
+
+
+# ==========================================================================
+# ufuncs
+# ==========================================================================
+
+
+def _logaddexp(a: Any, b: Any) -> Any:
+    # exact: a constant shift m leaves the value and the derivative unchanged
+    m = np.maximum(strip_all(a), strip_all(b))
+    return apply2(ADD, m, apply1(LOG, apply2(ADD, apply1(EXP, apply2(SUB, a, m)), apply1(EXP, apply2(SUB, b, m)))))
+
+
+#: ufuncs with no rule of their own, written exactly in terms of rules.
+COMPOSED_UFUNCS: dict[Any, Callable[..., Any]] = {np.logaddexp: _logaddexp}
+
+
+def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Dispatch ``ufunc(*inputs)`` (or ``ufunc.reduce`` ...) on lifted values to its rule."""
+    name = f"np.{ufunc.__name__}"
+    if kwargs.get("out") is not None:
+        _refuse_out(name if method == "__call__" else f"{name}.{method}", kwargs["out"])
     if method == "__call__":
         rule = UFUNC_RULES.get(ufunc)
-        if rule is not None:
-            extra = {k: v for k, v in kwargs.items() if v is not None and k != "out"}
+        if rule is not None or ufunc is np.matmul or ufunc is np.conjugate or ufunc in COMPOSED_UFUNCS:
+            extra = [k for k, v in kwargs.items() if v is not None and k != "out"]
             if extra:
-                raise TypeError(f"np.{ufunc.__name__} on lifted values takes no keyword arguments, got {sorted(extra)}")
-            return apply(rule, *inputs)
+                raise TypeError(f"{name} on lifted values takes no keyword arguments, got {sorted(extra)}")
+            if rule is not None:
+                return apply(rule, *inputs)
+            if ufunc is np.matmul:
+                return matmul(*inputs)
+            if ufunc is np.conjugate:
+                return conj(*inputs)
+            return COMPOSED_UFUNCS[ufunc](*inputs)
         if ufunc in VALUE_UFUNCS:
             return ufunc(*(strip_all(i) for i in inputs), **kwargs)
-    elif method == "reduce" and ufunc is np.add:
-        axis = kwargs.get("axis", 0)
-        return apply_linear(SUM, inputs[0], axis, bool(kwargs.get("keepdims", False)))
-    what = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    elif method == "reduce" and ufunc in _REDUCERS:
+        (a,) = inputs
+        opts = dict(kwargs)
+        axis = opts.pop("axis", 0)
+        keepdims = bool(opts.pop("keepdims", False))
+        opts.pop("out", None)
+        _refuse(f"{name}.reduce", **opts)
+        return _REDUCERS[ufunc](a, axis=axis, keepdims=keepdims)
+    elif method == "accumulate" and ufunc is np.add:
+        (a,) = inputs
+        opts = dict(kwargs)
+        axis = opts.pop("axis", 0)
+        opts.pop("out", None)
+        _refuse("np.add.accumulate", **opts)
+        return cumsum(a, axis)
+    elif method == "outer" and UFUNC_RULES.get(ufunc) is not None and ufunc.nin == 2:
+        a, b = inputs
+        _refuse(f"{name}.outer", **{k: v for k, v in kwargs.items() if k != "out"})
+        sa, sb = _shape(a), _shape(b)
+        return apply(UFUNC_RULES[ufunc], reshape(a, sa + (1,) * len(sb)), b)
+    what = name + ("" if method == "__call__" else f".{method}")
     raise NoRuleError(f"{what} has no derivative rule in dualdiff")
 
 
-def _sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
-    if out is not None:
-        raise TypeError("np.sum(..., out=...) cannot store derivatives in a plain array; drop out=")
-    return apply_linear(SUM, a, axis, keepdims)
+# ==========================================================================
+# reductions
+# ==========================================================================
+
+
+def sum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+    """``np.sum``: the linear rule ``sum``."""
+    _refuse("np.sum", dtype=dtype, out=out, **kw)
+    return apply_linear(SUM, a, _axis_tuple(axis, _ndim(a)), bool(keepdims))
+
+
+def _count(a: Any, axes: tuple[int, ...]) -> int:
+    shape = _shape(a)
+    n = 1
+    for i in axes:
+        n *= shape[i]
+    return n
+
+
+def mean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+    """``np.mean``: a sum times ``1/n``."""
+    _refuse("np.mean", dtype=dtype, out=out, **kw)
+    axes = _axis_tuple(axis, _ndim(a))
+    return apply2(MUL, apply_linear(SUM, a, axes, bool(keepdims)), 1.0 / _count(a, axes))
+
+
+def var(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: float = 0,
+    keepdims: bool = False,
+    **kw: Any,
+) -> Any:
+    """``np.var``: the mean square deviation, ``sum((a - mean(a))**2) / (n - ddof)``."""
+    correction = kw.pop("correction", None)
+    _refuse("np.var", dtype=dtype, out=out, **kw)
+    _real_only("np.var", a)
+    if correction is not None:
+        ddof = correction
+    axes = _axis_tuple(axis, _ndim(a))
+    d = apply2(SUB, a, mean(a, axes, keepdims=True))
+    return apply2(MUL, apply_linear(SUM, apply1(SQUARE, d), axes, bool(keepdims)), 1.0 / (_count(a, axes) - ddof))
+
+
+def std(
+    a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False, **kw: Any
+) -> Any:
+    """``np.std``: the square root of :func:`var`."""
+    return apply1(SQRT, var(a, axis, dtype, out, ddof, keepdims, **kw))
+
+
+def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+    """``np.prod``: the general rule ``prod``."""
+    _refuse("np.prod", dtype=dtype, out=out, **kw)
+    return apply_general(ar.PROD, (a,), (_axis_tuple(axis, _ndim(a)), bool(keepdims)))
+
+
+def _extreme(rule: Any, name: str) -> Callable[..., Any]:
+    def reduce(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+        _refuse(name, out=out, **kw)
+        return apply_general(rule, (a,), (_axis_tuple(axis, _ndim(a)), bool(keepdims)))
+
+    reduce.__name__ = name.split(".")[-1]
+    reduce.__doc__ = f"``{name}``: ties share the derivative evenly."
+    return reduce
+
+
+amax = _extreme(ar.MAX, "np.max")
+amin = _extreme(ar.MIN, "np.min")
+
+_REDUCERS: dict[Any, Callable[..., Any]] = {
+    np.add: sum,
+    np.multiply: prod,
+    np.maximum: amax,
+    np.minimum: amin,
+}
+
+
+def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """``np.cumsum``: the linear rule ``cumsum`` (axis=None runs over the flattened array)."""
+    _refuse("np.cumsum", dtype=dtype, out=out)
+    if axis is None:
+        a, axis = ravel(a), 0
+    return apply_linear(ar.CUMSUM, a, _one_axis(axis, _ndim(a)))
+
+
+# ==========================================================================
+# shape and structure
+# ==========================================================================
+
+
+def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: Any = None) -> Any:
+    """``np.reshape`` (C order)."""
+    if shape is None:
+        shape = newshape
+    if order != "C":
+        raise TypeError(f"np.reshape on lifted values supports order='C' only, got order={order!r}")
+    shape = (operator.index(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if not isinstance(a, Lifted):
+        return np.reshape(a, shape)
+    return apply_linear(RESHAPE, a, _reshape_target(shape, _shape(a)))
+
+
+def _reshape_target(shape: tuple[int, ...], old: tuple[int, ...]) -> tuple[int, ...]:
+    """The reshape target with -1 resolved, validated the way NumPy does it."""
+    return np.reshape(np.broadcast_to(np.zeros((), dtype=bool), old), shape).shape
+
+
+def ravel(a: Any, order: str = "C") -> Any:
+    """``np.ravel`` (C order)."""
+    return reshape(a, (-1,), order)
+
+
+def transpose(a: Any, axes: Any = None) -> Any:
+    """``np.transpose``: the linear rule ``transpose``."""
+    n = _ndim(a)
+    perm = tuple(reversed(range(n))) if axes is None else tuple(a_ % n for a_ in map(operator.index, axes))
+    if sorted(perm) != list(range(n)):
+        raise ValueError(f"axes {axes!r} don't match array of dimension {n}")
+    if perm == tuple(range(n)):
+        return a
+    return apply_linear(ar.TRANSPOSE, a, perm)
+
+
+def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
+    """``np.swapaxes``."""
+    n = _ndim(a)
+    perm = list(range(n))
+    i, j = _one_axis(axis1, n), _one_axis(axis2, n)
+    perm[i], perm[j] = perm[j], perm[i]
+    return transpose(a, perm)
+
+
+def moveaxis(a: Any, source: Any, destination: Any) -> Any:
+    """``np.moveaxis``."""
+    n = _ndim(a)
+    src = [_one_axis(s, n) for s in np.atleast_1d(source)]
+    dst = [_one_axis(d, n) for d in np.atleast_1d(destination)]
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have the same number of elements")
+    order = [i for i in range(n) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
+
+
+def squeeze(a: Any, axis: Any = None) -> Any:
+    """``np.squeeze``: a reshape."""
+    return reshape(a, np.squeeze(np.broadcast_to(np.zeros((), dtype=bool), _shape(a)), axis).shape)
+
+
+def expand_dims(a: Any, axis: Any) -> Any:
+    """``np.expand_dims``: a reshape."""
+    return reshape(a, np.expand_dims(np.broadcast_to(np.zeros((), dtype=bool), _shape(a)), axis).shape)
+
+
+def atleast_1d(*arys: Any) -> Any:
+    """``np.atleast_1d``."""
+    res = [a if _ndim(a) >= 1 else reshape(a, (1,)) for a in arys]
+    return res[0] if len(res) == 1 else tuple(res)
+
+
+def atleast_2d(*arys: Any) -> Any:
+    """``np.atleast_2d``."""
+    res = [a if _ndim(a) >= 2 else reshape(a, (1, -1) if _ndim(a) else (1, 1)) for a in arys]
+    return res[0] if len(res) == 1 else tuple(res)
+
+
+def broadcast_to(a: Any, shape: Any, subok: bool = False) -> Any:
+    """``np.broadcast_to``: the linear rule ``broadcast_to``."""
+    shape = (operator.index(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    np.broadcast_shapes(_shape(a), shape)  # NumPy's own error if it cannot
+    return apply_linear(BROADCAST_TO, a, shape)
+
+
+def flip(m: Any, axis: Any = None) -> Any:
+    """``np.flip``: indexing with reversed slices."""
+    axes = _axis_tuple(axis, _ndim(m))
+    return m[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(_ndim(m)))]
+
+
+def _as_operand(a: Any) -> Any:
+    return a if isinstance(a, Lifted) else np.asarray(a)
+
+
+def concatenate(arrays: Sequence[Any], axis: Any = 0, out: Any = None, dtype: Any = None, casting: Any = None) -> Any:
+    """``np.concatenate``: the general rule ``concatenate`` (one pass for all tangents)."""
+    _refuse("np.concatenate", out=out, dtype=dtype)
+    arrays = [_as_operand(a) for a in arrays]
+    if axis is None:
+        arrays, axis = [ravel(a) for a in arrays], 0
+    if not arrays:
+        raise ValueError("need at least one array to concatenate")
+    ax = _one_axis(axis, _ndim(arrays[0]))
+    return apply_general(ar.CONCATENATE, tuple(arrays), (ax,))
+
+
+def stack(arrays: Sequence[Any], axis: int = 0, out: Any = None, dtype: Any = None, casting: Any = None) -> Any:
+    """``np.stack``: new axes, then one concatenation."""
+    _refuse("np.stack", out=out, dtype=dtype)
+    arrays = [_as_operand(a) for a in arrays]
+    if not arrays:
+        raise ValueError("need at least one array to stack")
+    shapes = {_shape(a) for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError("all input arrays must have the same shape")
+    ax = _one_axis(axis, _ndim(arrays[0]) + 1)
+    return concatenate([expand_dims(a, ax) for a in arrays], ax)
+
+
+def vstack(tup: Sequence[Any], *, dtype: Any = None, casting: Any = None) -> Any:
+    """``np.vstack``."""
+    return concatenate([atleast_2d(_as_operand(a)) for a in tup], 0, dtype=dtype)
+
+
+def hstack(tup: Sequence[Any], *, dtype: Any = None, casting: Any = None) -> Any:
+    """``np.hstack``."""
+    arrs = [atleast_1d(_as_operand(a)) for a in tup]
+    return concatenate(arrs, 0 if arrs and _ndim(arrs[0]) == 1 else 1, dtype=dtype)
+
+
+def _split_with(splitter: Callable[..., Any]) -> Callable[..., Any]:
+    def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+        ax = _one_axis(axis, _ndim(ary))
+        pieces = splitter(np.arange(_shape(ary)[ax]), indices_or_sections)  # NumPy's own rules and errors
+        out = []
+        for p in pieces:
+            start = int(p[0]) if len(p) else 0
+            idx = (slice(None),) * ax + (slice(start, start + len(p)),)
+            out.append(apply_linear(GETITEM, ary, idx))
+        return out
+
+    split.__name__ = splitter.__name__
+    split.__doc__ = f"``np.{splitter.__name__}``: one slice per piece."
+    return split
+
+
+split = _split_with(np.split)
+array_split = _split_with(np.array_split)
+
+
+def where(condition: Any, x: Any = None, y: Any = None) -> Any:
+    """``np.where``: the general rule ``where`` (the condition is a constant)."""
+    if x is None and y is None:
+        return np.where(strip_all(condition))
+    if x is None or y is None:
+        raise ValueError("either both or neither of x and y should be given")
+    cond = np.asarray(strip_all(condition), dtype=bool)
+    return apply_general(ar.WHERE, (x, y), (cond,))
+
+
+def clip(a: Any, a_min: Any = np._NoValue, a_max: Any = np._NoValue, out: Any = None, **kw: Any) -> Any:
+    """``np.clip``: ``minimum(maximum(a, lo), hi)``, ties at the bounds split 1/2 and 1/2."""
+    lo = kw.pop("min", np._NoValue) if a_min is np._NoValue else a_min
+    hi = kw.pop("max", np._NoValue) if a_max is np._NoValue else a_max
+    _refuse("np.clip", out=out, **kw)
+    if lo is not None and lo is not np._NoValue:
+        a = apply2(MAXIMUM, a, lo)
+    if hi is not None and hi is not np._NoValue:
+        a = apply2(MINIMUM, a, hi)
+    return a
+
+
+def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """``np.diagonal``: the linear rule ``diagonal``."""
+    n = _ndim(a)
+    return apply_linear(ar.DIAGONAL, a, operator.index(offset), _one_axis(axis1, n), _one_axis(axis2, n))
+
+
+def diag(v: Any, k: int = 0) -> Any:
+    """``np.diag``: a diagonal of a matrix, or a matrix with a vector on its diagonal."""
+    n = _ndim(v)
+    if n == 1:
+        return apply_linear(ar.DIAG_EMBED, v, operator.index(k))
+    if n == 2:
+        return diagonal(v, k)
+    raise ValueError("Input must be 1- or 2-d.")
+
+
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None, out: Any = None) -> Any:
+    """``np.trace``: the sum of a diagonal."""
+    _refuse("np.trace", dtype=dtype, out=out)
+    d = diagonal(a, offset, axis1, axis2)
+    return sum(d, _ndim(d) - 1)
+
+
+def conj(x: Any) -> Any:
+    """``np.conj``: the identity on real values."""
+    if not _is_complex(x):
+        return x
+    return apply_linear(ar.CONJ, x)
+
+
+def _real(val: Any) -> Any:
+    _real_only("np.real", val)
+    return val
+
+
+def _imag(val: Any) -> Any:
+    _real_only("np.imag", val)
+    return np.zeros(_shape(val))
+
+
+# ==========================================================================
+# products
+# ==========================================================================
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """``a @ b``: the general rule ``matmul``."""
+    return apply_general(ar.MATMUL, (_as_operand(a), _as_operand(b)))
+
+
+def _normalize_tensordot_axes(axes: Any, na: int, nb: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if isinstance(axes, (int, np.integer)):
+        k = operator.index(axes)
+        return tuple(range(na - k, na)), tuple(range(k))
+    xa, xb = axes
+    xa = [xa] if isinstance(xa, (int, np.integer)) else list(xa)
+    xb = [xb] if isinstance(xb, (int, np.integer)) else list(xb)
+    if len(xa) != len(xb):
+        raise ValueError("shape-mismatch for sum")
+    return tuple(_one_axis(i, na) for i in xa), tuple(_one_axis(i, nb) for i in xb)
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
+    """``np.tensordot``: the general rule ``tensordot``."""
+    a, b = _as_operand(a), _as_operand(b)
+    xa, xb = _normalize_tensordot_axes(axes, _ndim(a), _ndim(b))
+    for i, j in zip(xa, xb):
+        if _shape(a)[i] != _shape(b)[j]:
+            raise ValueError("shape-mismatch for sum")
+    return apply_general(ar.TENSORDOT, (a, b), (xa, xb))
+
+
+def dot(a: Any, b: Any, out: Any = None) -> Any:
+    """``np.dot``: a product, a matmul, or a tensordot over (last of a, second-to-last of b)."""
+    _refuse("np.dot", out=out)
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return apply2(MUL, a, b)
+    if na <= 2 and nb <= 2:
+        return matmul(a, b)
+    return tensordot(a, b, ([na - 1], [max(nb - 2, 0)]))
+
+
+def vdot(a: Any, b: Any) -> Any:
+    """``np.vdot``: ``sum(conj(a) * b)`` over the flattened arrays."""
+    return matmul(conj(ravel(_as_operand(a))), ravel(_as_operand(b)))
+
+
+def inner(a: Any, b: Any) -> Any:
+    """``np.inner``: a tensordot over the last axes."""
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
+        return apply2(MUL, a, b)
+    return tensordot(a, b, ([na - 1], [nb - 1]))
+
+
+def outer(a: Any, b: Any, out: Any = None) -> Any:
+    """``np.outer``: a broadcast product of the flattened arrays."""
+    _refuse("np.outer", out=out)
+    return apply2(MUL, reshape(_as_operand(a), (-1, 1)), reshape(_as_operand(b), (1, -1)))
+
+
+def einsum(*operands: Any, out: Any = None, optimize: Any = False, **kw: Any) -> Any:
+    """``np.einsum`` with explicit subscripts (a string first; no ``...``)."""
+    _refuse("np.einsum", out=out, **kw)
+    spec, *ops = operands
+    if not isinstance(spec, str):
+        raise TypeError("np.einsum on lifted values needs the subscripts as a string first, e.g. 'ij,jk->ik'")
+    spec = spec.replace(" ", "")
+    if "." in spec:
+        raise TypeError("np.einsum on lifted values does not support '...'; spell out every axis")
+    if "->" in spec:
+        lhs, out_sub = spec.split("->")
+    else:  # implicit mode: the letters used once, in alphabetical order
+        lhs = spec
+        out_sub = "".join(sorted(c for c in set(lhs) if c.isalpha() and lhs.count(c) == 1))
+    ins = lhs.split(",")
+    if len(ins) != len(ops):
+        raise ValueError(f"np.einsum: {len(ins)} operand subscripts for {len(ops)} operands")
+    ops = [_as_operand(o) for o in ops]
+    for i, s in enumerate(ins):
+        if len(s) != _ndim(ops[i]):
+            raise ValueError(f"np.einsum: operand {i} has {_ndim(ops[i])} axes but subscripts {s!r}")
+        while len(set(s)) != len(s):  # a repeated letter: take that diagonal first
+            c = next(c for c in s if s.count(c) > 1)
+            p = s.index(c)
+            q = s.index(c, p + 1)
+            ops[i] = apply_linear(ar.DIAGONAL, ops[i], 0, p, q)
+            s = s[:p] + s[p + 1 : q] + s[q + 1 :] + c
+        ins[i] = s
+    return apply_general(ar.EINSUM, tuple(ops), (tuple(ins), out_sub))
+
+
+# ==========================================================================
+# linear algebra
+# ==========================================================================
+
+
+def _square_matrices(name: str, a: Any) -> None:
+    s = _shape(a)
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise np.linalg.LinAlgError(f"{name}: last 2 dimensions of the array must be square, got shape {s}")
+
+
+def inv(a: Any) -> Any:
+    """``np.linalg.inv``: the general rule ``inv``."""
+    _square_matrices("np.linalg.inv", a)
+    return apply_general(ar.INV, (a,))
+
+
+def solve(a: Any, b: Any) -> Any:
+    """``np.linalg.solve``: the general rule ``solve``."""
+    _square_matrices("np.linalg.solve", a)
+    return apply_general(ar.SOLVE, (_as_operand(a), _as_operand(b)))
+
+
+def det(a: Any) -> Any:
+    """``np.linalg.det``: the general rule ``det``."""
+    _square_matrices("np.linalg.det", a)
+    return apply_general(ar.DET, (a,))
+
+
+class SlogdetResult(NamedTuple):
+    """``(sign, logabsdet)`` as ``np.linalg.slogdet`` returns; the sign is a constant."""
+
+    sign: Any
+    logabsdet: Any
+
+
+def slogdet(a: Any) -> SlogdetResult:
+    """``np.linalg.slogdet`` of real matrices: the sign (constant) and the rule ``logabsdet``."""
+    _square_matrices("np.linalg.slogdet", a)
+    _real_only("np.linalg.slogdet", a)
+    sign = np.linalg.slogdet(strip_all(a))[0]
+    return SlogdetResult(sign, apply_general(ar.LOGABSDET, (a,)))
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
+    """``np.linalg.norm`` of real arrays, composed from sums, abs, max and sqrt.
+
+    Vector norms: any ``ord`` but 0 (whose derivative is zero: it is returned
+    as a constant). Matrix norms: ``'fro'``, 1, -1, inf, -inf; the spectral
+    and nuclear norms need an SVD rule, which dualdiff lacks.
+    """
+    _real_only("np.linalg.norm", x)
+    n = _ndim(x)
+    if axis is None:
+        if ord is None or (ord == "fro" and n == 2):
+            return _two_norm(x, tuple(range(n)), keepdims)
+        if n == 1:
+            axes: tuple[int, ...] = (0,)
+        elif n == 2:
+            axes = (0, 1)
+        else:
+            raise ValueError("Improper number of dimensions to norm.")
+    else:
+        axes = tuple(_one_axis(a, n) for a in ((axis,) if isinstance(axis, (int, np.integer)) else axis))
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes, keepdims)
+    if len(axes) == 2:
+        return _matrix_norm(x, ord, axes, keepdims)
+    raise ValueError("Improper number of dimensions to norm.")
+
+
+def _two_norm(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    return apply1(SQRT, apply_linear(SUM, apply1(SQUARE, x), axes, keepdims))
+
+
+def _vector_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    if ord is None or ord == 2:
+        return _two_norm(x, axes, keepdims)
+    if ord == 0:  # the number of nonzeros: piecewise constant
+        return np.linalg.norm(strip_all(x), 0, axes[0], keepdims)
+    ax = apply1(ABS, x)
+    if ord == np.inf:
+        return apply_general(ar.MAX, (ax,), (axes, keepdims))
+    if ord == -np.inf:
+        return apply_general(ar.MIN, (ax,), (axes, keepdims))
+    if ord == 1:
+        return apply_linear(SUM, ax, axes, keepdims)
+    if isinstance(ord, str):
+        raise ValueError(f"Invalid norm order '{ord}' for vectors")
+    return apply2(POW, apply_linear(SUM, apply2(POW, ax, ord), axes, keepdims), 1.0 / ord)
+
+
+def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    row, col = axes
+    if ord is None or ord == "fro":
+        return _two_norm(x, axes, keepdims)
+    if ord in (2, -2, "nuc"):
+        raise NoRuleError(f"np.linalg.norm with ord={ord!r} of a matrix needs an SVD, which has no rule in dualdiff")
+    if ord in (1, -1, np.inf, -np.inf):
+        summed, over = (row, col) if ord in (1, -1) else (col, row)
+        s = apply_linear(SUM, apply1(ABS, x), (summed,), True)
+        r = apply_general(ar.MAX if ord > 0 else ar.MIN, (s,), ((over,), True))
+        if not keepdims:
+            r = squeeze(r, axes)
+        return r
+    raise ValueError(f"Invalid norm order {ord!r} for matrices")
+
+
+# ==========================================================================
+# the dispatch table
+# ==========================================================================
 
 
 def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
     if decimals != 0:
         raise NoRuleError("np.round with decimals != 0 has no derivative rule in dualdiff; use decimals=0")
+    _refuse_out("np.round", out)
     return apply(ROUND, a)
 
 
 def _value_only(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def handler(a: Any, *args: Any, **kwargs: Any) -> Any:
-        return fn(strip_all(a), *args, **kwargs)
+    """Functions of values alone (shapes, tests, indices): their derivative is zero."""
+
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        return fn(*(strip_all(a) for a in args), **{k: strip_all(v) for k, v in kwargs.items()})
 
     return handler
 
 
 FUNCTION_HANDLERS: dict[Any, Callable[..., Any]] = {
-    np.sum: _sum,
-    np.reshape: lambda a, shape=None, *args, **kw: apply_linear(
-        RESHAPE, a, shape if shape is not None else kw.get("newshape")
-    ),
-    np.broadcast_to: lambda a, shape, subok=False: apply_linear(
-        BROADCAST_TO, a, tuple(np.atleast_1d(shape)) if not isinstance(shape, tuple) else shape
-    ),
+    # reductions
+    np.sum: sum,
+    np.mean: mean,
+    np.var: var,
+    np.std: std,
+    np.prod: prod,
+    np.max: amax,
+    np.amax: amax,
+    np.min: amin,
+    np.amin: amin,
+    np.cumsum: cumsum,
+    np.trace: trace,
+    # structure
+    np.reshape: reshape,
+    np.ravel: ravel,
+    np.transpose: transpose,
+    np.swapaxes: swapaxes,
+    np.moveaxis: moveaxis,
+    np.squeeze: squeeze,
+    np.expand_dims: expand_dims,
+    np.atleast_1d: atleast_1d,
+    np.atleast_2d: atleast_2d,
+    np.broadcast_to: broadcast_to,
+    np.flip: flip,
+    np.concatenate: concatenate,
+    np.stack: stack,
+    np.vstack: vstack,
+    np.hstack: hstack,
+    np.split: split,
+    np.array_split: array_split,
+    np.where: where,
+    np.clip: clip,
+    np.diag: diag,
+    np.diagonal: diagonal,
     np.round: _round,
     np.around: _round,
+    np.conj: conj,
+    np.conjugate: conj,
+    np.real: _real,
+    np.imag: _imag,
+    np.copy: lambda a, order="K", subok=False: a,
+    # products
+    np.dot: dot,
+    np.vdot: vdot,
+    np.inner: inner,
+    np.outer: outer,
+    np.tensordot: tensordot,
+    np.einsum: einsum,
+    # linear algebra
+    np.linalg.norm: norm,
+    np.linalg.inv: inv,
+    np.linalg.solve: solve,
+    np.linalg.det: det,
+    np.linalg.slogdet: slogdet,
+    # values only
     np.shape: lambda a: np.shape(strip_all(a)),
     np.ndim: lambda a: np.ndim(strip_all(a)),
     np.size: lambda a, axis=None: np.size(strip_all(a), axis),
-    np.zeros_like: _value_only(np.zeros_like),
-    np.ones_like: _value_only(np.ones_like),
-    np.empty_like: _value_only(np.empty_like),
-    np.iscomplexobj: _value_only(np.iscomplexobj),
-    np.isrealobj: _value_only(np.isrealobj),
+    **{
+        f: _value_only(f)
+        for f in (
+            np.zeros_like,
+            np.ones_like,
+            np.empty_like,
+            np.full_like,
+            np.iscomplexobj,
+            np.isrealobj,
+            np.argmax,
+            np.argmin,
+            np.argsort,
+            np.argwhere,
+            np.nonzero,
+            np.flatnonzero,
+            np.count_nonzero,
+            np.isclose,
+            np.allclose,
+            np.array_equal,
+            np.any,
+            np.all,
+            np.result_type,
+        )
+    },
 }
+if hasattr(np.linalg, "matmul"):  # NumPy 2
+    FUNCTION_HANDLERS[np.linalg.matmul] = matmul
 
 
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -121,3 +825,8 @@ def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if handler is None:
         raise NoRuleError(f"{numpy_name(func)} has no derivative rule in dualdiff")
     return handler(*args, **kwargs)
+
+
+# Several handlers are named after the NumPy function they stand for (sum,
+# max, ...), shadowing builtins inside this module on purpose.
+__all__ = ["FUNCTION_HANDLERS", "UFUNC_RULES", "array_function", "array_ufunc", "numpy_name"]

@@ -30,7 +30,14 @@ raises :class:`~dualdiff.errors.DomainError` (``log(-1)``, ``sqrt(-1)``,
 ``arcsin(2)``) for every number type. On the boundary and on overflow the
 IEEE 754 limit is returned, as NumPy does: ``log(0) = -inf``,
 ``exp(1000) = inf``, ``1 / 0.0 = inf``. Complex arguments use the principal
-branch.
+branch; functions that are not complex-differentiable (``holomorphic`` is
+False) refuse to be differentiated at complex points.
+
+Infinite partials follow IEEE 754 in both modes: an infinite partial times a
+tangent (or cotangent) that is exactly zero gives nan, as in JAX and
+PyTorch. So the jvp of ``a ** b`` at ``(0, 0.5)`` in direction ``(0, 1)`` is
+nan, while its gradient is ``(inf, 0)``. Hold the other argument constant
+(pass it as a plain number) to get the finite directional derivative.
 """
 
 from __future__ import annotations
@@ -75,6 +82,9 @@ class Elementwise(Rule):
     domain: str | None = None
     #: True for sign/floor/ceil/round: derivative zero everywhere.
     piecewise_constant: bool = False
+    #: False for functions that are not complex-differentiable (abs, max, ...):
+    #: differentiating them at a complex point raises TypeError.
+    holomorphic: bool = True
     #: The NumPy ufunc this rule stands for (for __array_ufunc__).
     ufunc: Any = None
     #: Per-backend implementation, indexed by ``Backend.slot`` (filled below).
@@ -106,7 +116,10 @@ class Linear(Rule):
         """The transpose as a rule of its own (its transpose is this rule again).
 
         Lets a reverse sweep apply a transpose to a cotangent that is itself a
-        lifted value (a Dual in forward-over-reverse).
+        lifted value (a Dual in forward-over-reverse, a Var in reverse over
+        reverse). Its parameters are ``(x_shape, *params)``; so ``T.T`` is not
+        this rule itself but the same map taking one more (ignored) shape,
+        which keeps every level of nesting on one calling convention.
         """
         if self._transposed is None:
             rule = self
@@ -117,7 +130,6 @@ class Linear(Rule):
                 fn=lambda g, nbatch, x_shape, *params: rule.transpose(g, x_shape, nbatch, *params),
                 transpose=lambda h, g_shape, nbatch, x_shape, *params: rule.fn(h, nbatch, *params),
             )
-            t._transposed = self
             self._transposed = t
         return self._transposed
 
@@ -141,11 +153,17 @@ class General(Rule):
     lower level (nesting), so the maps use NumPy functions that dispatch.
     The first ``nin`` positional arguments are differentiable; ``params``
     are static (axes, shapes, flags).
+
+    ``joint_map(ts, nbatch, y, args, params)``, when given, is the sum of the
+    linear maps in one step (``ts[i]`` is None for a constant argument);
+    forward mode uses it so that, e.g., ``where`` or ``concatenate`` builds
+    its output tangent in one pass instead of adding per-argument pieces.
     """
 
     fn: Callable[..., Any] = None  # type: ignore[assignment]
     linear_maps: tuple[Callable[..., Any], ...] = ()
     transposes: tuple[Callable[..., Any], ...] = ()
+    joint_map: Callable[..., Any] | None = None
 
 
 TABLE: dict[str, Rule] = {}
@@ -210,7 +228,8 @@ SQRT = _elementwise("sqrt", "sqrt({0})", lambda m, y, x: 0.5 / y, domain="x >= 0
 CBRT = _elementwise("cbrt", "cbrt({0})", lambda m, y, x: 1 / (3 * y * y), ufunc=np.cbrt)
 EXP = _elementwise("exp", "exp({0})", lambda m, y, x: y, ufunc=np.exp)
 EXP2 = _elementwise("exp2", "2^{0}", lambda m, y, x: y * m.log(m.const(x, 2)), ufunc=np.exp2)
-EXPM1 = _elementwise("expm1", "expm1({0})", lambda m, y, x: y + 1, ufunc=np.expm1)
+# exp(x), not y + 1: keeps full relative precision where y is near -1
+EXPM1 = _elementwise("expm1", "expm1({0})", lambda m, y, x: m.exp(x), ufunc=np.expm1)
 LOG = _elementwise("log", "ln({0})", lambda m, y, x: 1 / x, domain="x >= 0", ufunc=np.log)
 LOG2 = _elementwise("log2", "log2({0})", lambda m, y, x: 1 / (x * m.log(m.const(x, 2))), domain="x >= 0", ufunc=np.log2)
 LOG10 = _elementwise(
@@ -238,10 +257,12 @@ ARCTAN2 = _elementwise(
 )
 SINH = _elementwise("sinh", "sinh({0})", lambda m, y, x: m.cosh(x), ufunc=np.sinh)
 COSH = _elementwise("cosh", "cosh({0})", lambda m, y, x: m.sinh(x), ufunc=np.cosh)
-TANH = _elementwise("tanh", "tanh({0})", lambda m, y, x: 1 - y * y, ufunc=np.tanh)
+# sech^2 x, not 1 - y^2, which cancels to a few digits where |y| is near 1
+# (m.reciprocal, not ``1 / temporary``: NumPy 2.4 runs ``scalar op temporary`` 10x slower on large arrays)
+TANH = _elementwise("tanh", "tanh({0})", lambda m, y, x: m.reciprocal(m.square(m.cosh(x))), ufunc=np.tanh)
 ARCSINH = _elementwise("arcsinh", "arcsinh({0})", lambda m, y, x: 1 / m.sqrt(x * x + 1), ufunc=np.arcsinh)
 ARCCOSH = _elementwise(
-    "arccosh", "arccosh({0})", lambda m, y, x: 1 / m.sqrt((x - 1) * (x + 1)), domain="x >= 1", ufunc=np.arccosh
+    "arccosh", "arccosh({0})", lambda m, y, x: 1 / (m.sqrt(x - 1) * m.sqrt(x + 1)), domain="x >= 1", ufunc=np.arccosh
 )
 ARCTANH = _elementwise(
     "arctanh", "arctanh({0})", lambda m, y, x: 1 / ((1 - x) * (1 + x)), domain="-1 <= x <= 1", ufunc=np.arctanh
@@ -257,7 +278,8 @@ HYPOT = _elementwise(
 # --- special functions and activations ------------------------------------
 ERF = _elementwise("erf", "erf({0})", lambda m, y, x: 2 / m.sqrt(m.pi(x)) * m.exp(-x * x))
 ERFC = _elementwise("erfc", "erfc({0})", lambda m, y, x: -2 / m.sqrt(m.pi(x)) * m.exp(-x * x))
-SIGMOID = _elementwise("sigmoid", "sigmoid({0})", lambda m, y, x: y * (1 - y))
+# s(x) s(-x), not y (1 - y), which cancels where y is near 1
+SIGMOID = _elementwise("sigmoid", "sigmoid({0})", lambda m, y, x: y * m.sigmoid(-x))
 SOFTPLUS = _elementwise("softplus", "softplus({0})", lambda m, y, x: m.sigmoid(x))
 RELU = _elementwise("relu", "relu({0})", lambda m, y, x: (1 + m.sign(x)) / 2)
 MAXIMUM = _elementwise(
@@ -292,6 +314,8 @@ def _fill_implementations() -> None:
             rule.p1 = rule.partials[1] if len(rule.partials) > 1 else None
 
 
+for _name in ("abs", "arctan2", "hypot", "relu", "maximum", "minimum", "sign", "floor", "ceil", "round"):
+    TABLE[_name].holomorphic = False  # type: ignore[attr-defined]
 _fill_implementations()
 assert set(ELEMENTWISE_NAMES) == {n for n, r in TABLE.items() if isinstance(r, Elementwise)}
 
@@ -328,14 +352,31 @@ def _getitem_fn(x: Any, nbatch: int, index: Any) -> Any:
 
 
 def _getitem_transpose(g: Any, x_shape: tuple[int, ...], nbatch: int, index: Any) -> Any:
-    idx = _normalize_index(index, len(x_shape))
     g = np.asarray(g)
     batch = g.shape[g.ndim - nbatch :] if nbatch else ()
-    out = np.zeros(x_shape + batch, dtype=g.dtype)
+    out = np.empty(x_shape + batch, dtype=g.dtype)
+    out.fill(0)  # not np.zeros: calloc maps fresh pages for large arrays, malloc reuses freed ones
+    return getitem_add(out, g, len(x_shape), index, fresh=True)
+
+
+def getitem_add(out: np.ndarray, g: Any, ndim: int, index: Any, fresh: bool = False) -> np.ndarray:
+    """Add ``g`` into ``out[index]`` in place: the transpose of getitem, accumulated.
+
+    ``ndim`` is the primal's number of axes (``out`` may have direction axes
+    after them). ``fresh`` says ``out`` is all zeros, so basic indexing may
+    assign instead of add. The reverse sweep uses this to scatter straight
+    into an adjoint it already holds, touching only the indexed elements.
+
+    >>> getitem_add(np.zeros(3), np.ones(2), 1, np.array([0, 0]))
+    array([2., 0., 0.])
+    """
+    idx = _normalize_index(index, ndim)
     if _has_array_index(idx):
         np.add.at(out, idx, g)  # scatter-add: repeated indices accumulate
-    else:
+    elif fresh:
         out[idx] = g  # basic indexing never repeats an element
+    else:
+        out[idx] += g
     return out
 
 

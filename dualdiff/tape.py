@@ -28,21 +28,23 @@ import numpy as np
 
 from .backends import FLOAT, backend_for
 from .core import OPERATOR_METHODS, Lifted, apply2, apply_general, apply_linear, new_level, register_lifted_type
+from .dual import _is_two
 from .evaluate import FLOAT_ERRORS, evaluate, local
-from .rules import Elementwise, General, Linear, Rule, sum_to_shape
+from .rules import GETITEM, POW, SQUARE, Elementwise, General, Linear, Rule, getitem_add, sum_to_shape
 
 
 class Op(NamedTuple):
     """One recorded primitive application (see ``Tape(record_ops=True)``).
 
     ``operands`` holds ``("slot", index)`` for a variable of the same tape
-    and ``("const", value)`` for anything else.
+    and ``("const", value)`` for anything else; ``value`` is the step's output.
     """
 
     rule: Rule
     out: int
     operands: tuple[tuple[str, Any], ...]
     params: tuple[Any, ...]
+    value: Any = None
 
 
 class ReleasedTapeError(RuntimeError):
@@ -72,9 +74,9 @@ class Tape:
         #: to which slots and constants. Traces and cost counts read it.
         self.ops: list[Op] | None = [] if record_ops else None
 
-    def _log(self, rule: Rule, out: int, args: tuple[Any, ...], params: tuple[Any, ...] = ()) -> None:
+    def _log(self, rule: Rule, out: Var, args: tuple[Any, ...], params: tuple[Any, ...] = ()) -> None:
         operands = tuple(("slot", a.index) if type(a) is Var and a.tape is self else ("const", a) for a in args)
-        self.ops.append(Op(rule, out, operands, params))  # type: ignore[union-attr]
+        self.ops.append(Op(rule, out.index, operands, params, out.primal))  # type: ignore[union-attr]
 
     def __repr__(self) -> str:
         state = "released" if self.entries is None else f"{len(self.entries)} entries"
@@ -115,16 +117,26 @@ class Tape:
         """Free the entries; any further use of the tape raises ReleasedTapeError."""
         self.entries = None
 
-    def sweep(self, seeds: Iterable[tuple[int, Any]], nbatch: int = 0, retain_graph: bool = False) -> list[Any]:
-        """Run the backward sweep from ``(slot, cotangent)`` seeds; return all adjoints.
+    def sweep(
+        self,
+        seeds: Iterable[tuple[int, Any]],
+        nbatch: int = 0,
+        retain_graph: bool = False,
+        keep_intermediates: bool = False,
+    ) -> list[Any]:
+        """Run the backward sweep from ``(slot, cotangent)`` seeds; return the adjoints by slot.
 
-        Adjoints are None for slots the seeds do not reach. ``nbatch`` = 1
-        when every cotangent carries a trailing axis of several directions.
+        Adjoints are None for slots the seeds do not reach. To save memory an
+        intermediate's adjoint is dropped once it has been passed on, so only
+        the leaves' remain, unless ``keep_intermediates`` (evaluation traces
+        want every one). ``nbatch`` = 1 when every cotangent carries a
+        trailing axis of several directions.
         """
         self._check_live()
         entries = self.entries
         assert entries is not None
         adj: list[Any] = [None] * self.size
+        owned: set[int] = set()  # slots whose adjoint is a large array only this sweep holds
         for slot, g in seeds:
             adj[slot] = g if adj[slot] is None else adj[slot] + g
         for e in reversed(entries):
@@ -132,7 +144,8 @@ class Tape:
             g = adj[out]
             if g is None:
                 continue
-            adj[out] = None  # every use of `out` lies later on the tape: it is complete
+            if not keep_intermediates:
+                adj[out] = None  # every use of `out` lies later on the tape: it is complete
             n = len(e)
             if n == 3:  # scalar, one active input: (out, i, c)
                 i, c = e[1], e[2]
@@ -149,32 +162,7 @@ class Tape:
                 a = adj[j]
                 adj[j] = v if a is None else a + v
                 continue
-            ins, coefs, extra = e[1], e[2], e[3]
-            if coefs is GENERAL:  # a general rule: its transposes, one per active argument
-                rule, active, y, primals, params = extra
-                for i, pos in zip(ins, active):
-                    v = rule.transposes[pos](g, nbatch, y, primals, params)
-                    a = adj[i]
-                    adj[i] = v if a is None else a + v
-                continue
-            if coefs is None:  # a linear rule: apply its transpose
-                transposed, own, params = extra
-                i = ins[0]
-                v = apply_linear(transposed, g, *params, nbatch=own + nbatch)
-                a = adj[i]
-                adj[i] = v if a is None else a + v
-                continue
-            for j in range(len(ins)):
-                c = coefs[j]
-                if c is ONE or c is MINUS_ONE:  # add, sub, neg: no multiplication
-                    v = g if c is ONE else -g
-                else:
-                    v = c * g if extra is None else _expand(c, nbatch) * g
-                if extra is not None:
-                    v = sum_to_shape(v, extra[j], nbatch)
-                i = ins[j]
-                a = adj[i]
-                adj[i] = v if a is None else a + v
+            _array_step(e, g, out in owned, adj, owned, nbatch)  # arrays, linear and general rules
         if not retain_graph:
             self.release()
         return adj
@@ -192,6 +180,86 @@ class Tape:
         for slot, leaf in self.leaves.items():
             g = adj[slot]
             self.leaf_grads[slot] = _zeros_like_primal(leaf.primal) if g is None else g
+
+
+def _array_step(e: tuple[Any, ...], g: Any, g_owned: bool, adj: list[Any], owned: set[int], nbatch: int) -> None:
+    """One backward step of an array, linear or general entry, given its output adjoint ``g``.
+
+    Large adjoint arrays that only this sweep holds (the ``owned`` slots:
+    results of its own products and sums, never a seed, a coefficient or a
+    view) are updated in place, and indexing scatters straight into the
+    adjoint it feeds; so a sweep allocates few large arrays, not one per step.
+    """
+    _, ins, coefs, extra = e
+    if coefs is GENERAL:  # a general rule: its transposes, one per active argument
+        rule, active, y, primals, params = extra
+        for i, pos in zip(ins, active):
+            _accumulate(adj, owned, i, rule.transposes[pos](g, nbatch, y, primals, params), False)
+        return
+    if coefs is None:  # a linear rule: apply its transpose
+        transposed, own, params = extra
+        i = ins[0]
+        if transposed is _GETITEM_T and i in owned and _fits(adj[i], g, scatter=True):
+            getitem_add(adj[i], g, len(params[0]), params[1])  # scatter into the adjoint in place
+            return
+        v = apply_linear(transposed, g, *params, nbatch=own + nbatch)
+        _accumulate(adj, owned, i, v, transposed is _GETITEM_T and type(v) is np.ndarray)
+        return
+    last = len(ins) - 1
+    for j in range(len(ins)):
+        c = coefs[j]
+        mine = g_owned and j == last  # the last use of g may take it over
+        if c is ONE or c is MINUS_ONE:  # add, sub, neg: no multiplication
+            v = g if extra is None else sum_to_shape(g, extra[j], nbatch)
+            if v is g and not mine:
+                g_owned = False  # g is now also another slot's adjoint: never write into it
+            _accumulate(adj, owned, ins[j], v, mine or (v is not g and type(v) is np.ndarray), c is MINUS_ONE)
+            continue
+        if extra is None:
+            v = c * g
+        else:
+            ce = _expand(c, nbatch)
+            v = np.multiply(g, ce, out=g) if mine and _fits(g, ce) else ce * g
+            v = sum_to_shape(v, extra[j], nbatch)
+        _accumulate(adj, owned, ins[j], v, type(v) is np.ndarray)  # a product is a new array
+
+
+#: Arrays smaller than this are never updated in place (the checks would cost more).
+_IN_PLACE_MIN = 1 << 14
+
+
+def _fits(dst: Any, v: Any, scatter: bool = False) -> bool:
+    """Can ``dst op= v`` (or a scatter of v into dst) run in place, with NumPy's result type?"""
+    if type(dst) is not np.ndarray or dst.size < _IN_PLACE_MIN or isinstance(v, Lifted) or not dst.flags.writeable:
+        return False
+    if not scatter:
+        vs, ds = np.shape(v), dst.shape
+        if len(vs) > len(ds) or any(a != 1 and a != b for a, b in zip(reversed(vs), reversed(ds))):
+            return False
+    return np.result_type(dst, v) == dst.dtype
+
+
+def _accumulate(adj: list[Any], owned: set[int], i: int, v: Any, fresh: bool, negate: bool = False) -> None:
+    """``adj[i] += v`` (or ``-= v``), in place when the sweep owns an array it can reuse."""
+    a = adj[i]
+    if a is None:
+        if negate:
+            v = np.negative(v, out=v) if fresh and _fits(v, v) else -v
+            fresh = type(v) is np.ndarray
+        adj[i] = v
+    elif i in owned and _fits(a, v):
+        (np.subtract if negate else np.add)(a, v, out=a)
+        return
+    elif fresh and _fits(v, a):
+        adj[i] = (np.subtract if negate else np.add)(a, v, out=v)
+    else:
+        v = a - v if negate else a + v
+        fresh = type(v) is np.ndarray
+        adj[i] = v
+    if fresh:
+        owned.add(i)
+    else:
+        owned.discard(i)
 
 
 def _expand(c: Any, nbatch: int) -> Any:
@@ -296,6 +364,9 @@ class Var(Lifted):
                 active.append(False)
         assert tape is not None
         m = backend_for(primals)
+        logged = rule
+        if rule is POW and not active[1] and type(primals[0]) is np.ndarray and _is_two(primals[1]):
+            rule, primals, active = SQUARE, primals[:1], active[:1]  # x**2 on arrays: one pass fewer
         if rule.signs is not None:
             y = evaluate(rule, m, primals)
             coefs: list[Any] = [s for s, a in zip(rule.signs, active) if a]
@@ -308,7 +379,7 @@ class Var(Lifted):
             extra = tuple(np.shape(p) for p, a in zip(primals, active) if a)
         tape.entries.append((out.index, tuple(ins), coefs, extra))  # type: ignore[union-attr]
         if tape.ops is not None:
-            tape._log(rule, out.index, args)
+            tape._log(logged, out, args)
         return out
 
     @classmethod
@@ -319,7 +390,7 @@ class Var(Lifted):
         x_shape = np.shape(x.primal)[: np.ndim(x.primal) - nbatch]
         tape.entries.append((out.index, (x.index,), None, (rule.T, nbatch, (x_shape, *params))))
         if tape.ops is not None:
-            tape._log(rule, out.index, (x,), params)
+            tape._log(rule, out, (x,), params)
         return out
 
     @classmethod
@@ -332,12 +403,13 @@ class Var(Lifted):
         ins = tuple(args[i].index for i in active)
         tape.entries.append((out.index, ins, GENERAL, (rule, active, y, primals, params)))  # type: ignore[union-attr]
         if tape.ops is not None:
-            tape._log(rule, out.index, args, params)
+            tape._log(rule, out, args, params)
         return out
 
 
 _PY_SCALARS = frozenset({float, int})
 _new_var = object.__new__
+_GETITEM_T = GETITEM.T
 #: Marks a tape entry of a General rule (in the ``coefs`` position).
 GENERAL = ("general",)
 #: The +1/-1 partials of add, sub, neg and pos, as the table states them;
@@ -361,12 +433,17 @@ def _record(tape: Tape, y: Any, ins: tuple[int, ...], coefs: tuple[Any, ...], ru
     else:
         entries.append((index, ins[0], coefs[0], ins[1], coefs[1]))  # type: ignore[union-attr]
     if tape.ops is not None:
-        tape._log(rule, index, args)
+        tape._log(rule, r, args)
     return r
 
 
 def _operator(rule: Elementwise, reflected: bool) -> Any:
-    """``Var.__mul__`` and friends, generated from the rule table (see dual._operator)."""
+    """``Var.__mul__`` and friends, generated from the rule table (see dual._operator).
+
+    It mirrors ``dual._operator`` on purpose: sharing the scalar step through
+    a helper would cost a call frame per operation, a quarter of its time.
+    Both read the implementation and partials from the rule, never a formula.
+    """
     impl, p0, p1, signs = rule.float_impl, rule.p0, rule.p1, rule.signs
     dispatch = apply2
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from . import opcount
+from .backends import backend_of
 from .core import Lifted, new_level
 from .dual import Dual
 from .tape import Tape, Var
@@ -69,7 +71,13 @@ def _tangent_at(value: Any, level: int, batch: tuple[int, ...]) -> Any:
 def _zeros(like: Any, batch: tuple[int, ...] = ()) -> Any:
     dtype = complex if np.iscomplexobj(_innermost(like)) else float
     shape = np.shape(like) + batch
-    return np.zeros(shape, dtype=dtype) if shape else dtype(0)
+    return np.zeros(shape, dtype=_seed_dtype(like)) if shape else dtype(0)
+
+
+def _seed_dtype(like: Any) -> Any:
+    """float32 seeds and zeros for float32 values (so float32 stays float32), else float64/complex."""
+    d = getattr(_innermost(like), "dtype", None)
+    return d if d is not None and d.kind in "fc" else np.dtype(complex if np.iscomplexobj(_innermost(like)) else float)
 
 
 def _innermost(v: Any) -> Any:
@@ -119,7 +127,11 @@ def derivative(f: Function) -> Function:
 
 
 def _one_like(x: Any) -> Any:
-    return np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
+    """1 in x's own number type (an mpf seed keeps every derivative an mpf)."""
+    if isinstance(x, np.ndarray):
+        return np.ones_like(x)
+    backend = backend_of(x)
+    return 1.0 if backend is None or isinstance(x, Lifted) else backend.const(x, 1)
 
 
 def _basis_chunks(x: Any, chunk: int) -> Any:
@@ -134,12 +146,12 @@ def _basis_chunks(x: Any, chunk: int) -> Any:
         offset = 0
         for a, sz in zip(xl, sizes):
             if chunk == 1:
-                t = np.zeros(sz)
+                t = np.zeros(sz, dtype=_seed_dtype(a))
                 if offset <= s < offset + sz:
                     t[s - offset] = 1.0
                 seeds.append(t.reshape(np.shape(a)) if np.ndim(a) else float(t[0]))
             else:
-                t = np.zeros((sz, k))
+                t = np.zeros((sz, k), dtype=_seed_dtype(a))
                 lo, hi = max(s, offset), min(e, offset + sz)
                 if lo < hi:
                     t[np.arange(lo - offset, hi - offset), np.arange(lo - s, hi - s)] = 1.0
@@ -294,7 +306,7 @@ def value_and_grad(f: Function) -> Function:
                 f"grad needs f to return a scalar, but it returned {shape}; "
                 "for vector outputs use dd.jacrev(f) or dd.vjp(f, x)"
             )
-        return y, pullback(1.0)
+        return y, pullback(_seed_dtype(y).type(1) if isinstance(y, np.generic) else 1.0)  # float32 stays float32
 
     return vg
 
@@ -365,9 +377,9 @@ def jacrev(f: Function, chunk: int | None = None) -> Function:
 def jacobian(f: Function, mode: str = "auto", chunk: int | None = None) -> Function:
     """The Jacobian of ``f``, by ``mode`` = "forward", "reverse" or "auto".
 
-    "auto" evaluates f once to learn its output size m, then uses forward
-    mode when there are fewer inputs n than outputs (n < m), reverse
-    otherwise.
+    "auto" takes the mode that :func:`choose_mode` finds cheaper under the
+    cost model of :mod:`dualdiff.opcount` (broadly: forward when there are
+    fewer inputs n than outputs m, reverse otherwise).
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacobian(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
@@ -383,22 +395,30 @@ def jacobian(f: Function, mode: str = "auto", chunk: int | None = None) -> Funct
             return fwd(x)
         if mode == "reverse":
             return rev(x)
-        return fwd(x) if choose_mode(f, x) == "forward" else rev(x)
+        return fwd(x) if choose_mode(f, x, chunk=chunk) == "forward" else rev(x)
 
     return jac
 
 
-def choose_mode(f: Function, x: Any) -> str:
-    """The mode ``jacobian(mode="auto")`` uses at ``x``: "forward" if n < m, else "reverse".
+def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False) -> Any:
+    """The mode ``jacobian(mode="auto")`` uses at ``x``: the cheaper one under the cost model.
+
+    The model (:mod:`dualdiff.opcount`) counts the element operations of the
+    whole Jacobian in each mode, with ``chunk`` directions per pass; ties go
+    by shape (forward if n < m). ``explain=True`` returns a
+    :class:`~dualdiff.opcount.ModeChoice`: ``.mode``, and ``str()`` says why.
 
     >>> import numpy as np
     >>> choose_mode(lambda x: x * np.ones(3), 1.0)
     'forward'
+    >>> choice = choose_mode(lambda x: np.sum(x * x), np.ones(4), explain=True)
+    >>> choice.mode, choice.forward_ops, choice.reverse_ops
+    ('reverse', 172, 97)
     """
-    x = check_input("x", x)
-    n = sum(int(np.size(a)) for a in leaves(x))
-    m = sum(int(np.size(a)) for a in output_leaves(f(x)))
-    return "forward" if n < m else "reverse"
+    _check_f(f, "choose_mode")
+    _check_chunk(chunk)
+    choice = opcount.choose(f, check_input("x", x), chunk or DEFAULT_CHUNK, explain)
+    return choice if explain else choice.mode
 
 
 def hessian(f: Function, chunk: int | None = None) -> Function:
