@@ -280,8 +280,12 @@ class CostReport:
             notes.append(("estimated", "no exact cost model for " + ", ".join(self.estimated)))
         notes.append(("auto mode", self.choice.reason))
         if self.repeats:
-            reps = "/".join(map(str, sorted(set(self.repeats.values()))))
-            notes.append(("times", f"medians of {reps} repeats ({_repeat_text(self.repeats)})"))
+            counts = set(self.repeats.values())
+            if len(counts) == 1:
+                k = counts.pop()
+                notes.append(("times", f"medians of {k} repeat{'' if k == 1 else 's'} each"))
+            else:
+                notes.append(("times", f"medians of repeats: {_repeat_text(self.repeats)}"))
         notes.append(("ops", "element operations of the cost model (dualdiff.opcount), bookkeeping included"))
         return notes
 

@@ -38,6 +38,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -458,7 +459,7 @@ def _sweep_table(cells: Sequence[_Cell], fmt: str, title: str, chunk: int | None
         f"dualdiff compare: {title}; {chunk_text}",
         "passes: forward passes x directions each; sweeps: reverse sweeps (after one recording) x cotangents each; "
         "ops: element operations of the cost model (dualdiff.opcount), bookkeeping included; "
-        + (f"times: medians of {'/'.join(map(str, reps))} repeats" if reps else "not timed")
+        + (f"times: medians of {'/'.join(map(str, reps))} repeat{'s' if reps != [1] else ''}" if reps else "not timed")
         + "; agree: largest relative difference of the two Jacobians",
     ]
     left = {2, 3, 14, 15}
@@ -471,7 +472,7 @@ def _sweep_table(cells: Sequence[_Cell], fmt: str, title: str, chunk: int | None
         "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
         for row in [head, *body]
     ]
-    return "\n".join([notes[0], "", *lines, "", notes[1]])
+    return "\n".join([notes[0], "", *lines, "", textwrap.fill(notes[1], 110, break_on_hyphens=False)])
 
 
 # --------------------------------------------------------------------------

@@ -24,9 +24,11 @@ evaluate   moves ``(k + 1) s``, plus ``s`` of the rule's class: adds for
 partials   what the rule's formulas compute: each formula is run on
            symbolic operands in a counting namespace, so ``mul``'s partials
            ``b`` and ``a`` cost nothing, ``sin``'s ``cos(x)`` costs ``s``
-           nlops and ``tanh``'s ``1 - y*y`` ``s`` mults and ``s`` adds. Rules
-           with ``.signs`` cost nothing. Forward mode computes them once per
-           pass, reverse mode once, while recording.
+           nlops and a formula ``1 - y*y`` ``s`` mults and ``s`` adds (an
+           operation on a scalar constant costs 1). Rules with ``.signs``
+           cost nothing. Forward mode computes them once per pass, reverse
+           mode once, while recording. (``x ** 2`` of an array is costed as
+           ``square``, as both modes compute it.)
 tangent    per direction: moves ``(a + 1) s``, mults ``a s`` (none for
            ``.signs``), adds ``(a - 1) s`` (plus ``s`` to negate when the
            first active sign is -1)
@@ -48,9 +50,11 @@ cost nothing; the model counts the copies a scalar program would do.)
 :data:`GENERAL_COSTS` (a contraction of ``F`` multiply-adds costs ``F``
 mults and ``F - s`` adds, and each of its derivative maps is a contraction
 of the same size; LU-based linear algebra is charged its textbook flop
-counts). A rule without one -- or an elementwise formula the counting
-namespace cannot run -- is *estimated* (one nonlinear operation per output
-element) and listed as such. :func:`register_general_cost` adds one.
+counts; what a map recomputes at each call, such as the weights of max, is
+charged once, as partials). A rule without one -- or an elementwise formula
+the counting namespace cannot run -- is *estimated* (one nonlinear operation
+per output element) and listed as such. :func:`register_general_cost` adds
+one.
 
 **Modes**, for ``f: R^n -> R^m``, chunk ``c`` (directions per pass or sweep):
 
@@ -65,6 +69,11 @@ jacrev         1 recording + ``ceil(m / c)`` sweeps: (evaluate + partials) +
                ``m`` reached adjoints
 =============  ==============================================================
 
+For every primitive the tangent costs no more than the adjoint, kind by
+kind (:meth:`Work.le`). So when n < m and one pass carries every direction,
+forward mode is the cheaper whatever f computes: :func:`choose` then needs no
+recording.
+
 **Bookkeeping**, in moves and reported apart from the work above: writing
 the seeds and reading the results (``n + m`` per direction or cotangent) and,
 in reverse mode, writing the partials onto the tape (their sizes):
@@ -73,9 +82,9 @@ JVP ``n + m``; VJP ``stored + n + m``; jacfwd ``(n + m) n``; jacrev
 
 **The textbook bounds.** Under these counts the elementals of Griewank &
 Walther's analysis -- add/sub, mul, and a univariate ``psi`` whose derivative
-is one nonlinear operation -- have ``OPS(JVP) <= 5/2 OPS(f)`` and
+takes one operation (sin, exp, log) -- have ``OPS(JVP) <= 5/2 OPS(f)`` and
 ``OPS(gradient) <= 4 OPS(f)`` for any weights with ``mu >= pi >= 1`` and
-``nu >= 1`` (mul reaches 5/2 exactly; its gradient is 15/4, since the sweep
+``nu >= pi`` (mul reaches 5/2 exactly; its gradient is 15/4, since the sweep
 here does not reset adjoints to zero). So a program of those elementals
 stays within the bounds. Rules whose partial formulas take several
 operations (pow, tanh, arcsin, truediv with both operands active) cost more
@@ -101,7 +110,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -588,25 +597,65 @@ def _general_cost(rule: General, shapes: tuple[Shape, ...], out: Shape, params: 
 # --------------------------------------------------------------------------
 
 
-@dataclass
 class Recording:
     """f recorded once on a tape, with the model's cost of every primitive application.
 
     ``n`` and ``m`` count the elements of x and of f(x); ``tape`` is the
     (unswept) tape, for its memory; ``estimated`` names the rules the model
-    has no exact count for.
+    has no exact count for; :attr:`ops` lists one :class:`OpCost` per
+    application.
 
     >>> rec = record(lambda x: x * 2.0, 1.0)
     >>> rec.n, rec.m, [op.rule.name for op in rec.ops]
     (1, 1, ['mul'])
     """
 
-    ops: list[OpCost]
-    n: int
-    m: int
-    tape: Tape
-    out: Any
-    estimated: set[str] = field(default_factory=set)
+    def __init__(
+        self,
+        rules: list[Rule],
+        sizes: list[int],
+        costs: list[_Cost],
+        reached: list[bool],
+        n: int,
+        m: int,
+        tape: Tape,
+        out: Any,
+        estimated: set[str],
+    ) -> None:
+        self.rules, self.sizes, self.costs, self.reached = rules, sizes, costs, reached
+        self.n, self.m, self.tape, self.out, self.estimated = n, m, tape, out, estimated
+        self._ops: list[OpCost] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Recording: {len(self.rules)} primitive applications, R^{self.n} -> R^{self.m}>"
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def ops(self) -> list[OpCost]:
+        """One :class:`OpCost` per primitive application, in order."""
+        if self._ops is None:
+            self._ops = [
+                OpCost(
+                    rule, size, c.evaluate, c.partials, c.tangent, c.adjoint if r else ZERO, c.stored, r, c.estimated
+                )
+                for rule, size, c, r in zip(self.rules, self.sizes, self.costs, self.reached)
+            ]
+        return self._ops
+
+    def groups(self) -> list[tuple[Rule, _Cost, bool, int, int]]:
+        """``(rule, cost, reached, applications, elements)`` per distinct cost (the model's totals add these)."""
+        acc: dict[tuple[int, int, bool], list[Any]] = {}
+        for rule, size, c, r in zip(self.rules, self.sizes, self.costs, self.reached):
+            key = (id(rule), id(c), r)
+            g = acc.get(key)
+            if g is None:
+                acc[key] = [rule, c, r, 1, size]
+            else:
+                g[3] += 1
+                g[4] += size
+        return [tuple(g) for g in acc.values()]  # type: ignore[misc]
 
 
 def _dummy(shape: Shape) -> np.ndarray:
@@ -690,47 +739,69 @@ def record(f: Callable[[Any], Any], x: Any) -> Recording:
     assert ops is not None and entries is not None
     shapes: dict[int, Shape] = {v.index: np.shape(v.primal) for v in inputs}
     outputs = _output_slots(out, tape)
-    raw: list[tuple[Rule, int, _Cost]] = []
+    rules: list[Rule] = []
+    sizes: list[int] = []
+    costs: list[_Cost] = []
     estimated: set[str] = set()
+    scalars = _SCALARS
+    cache = _ELEMENTWISE_CACHE
     for k, op in enumerate(ops):
         rule = op.rule
-        arg_shapes = tuple(shapes[v] if kind == "slot" else np.shape(v) for kind, v in op.operands)
-        active = tuple(kind == "slot" for kind, _ in op.operands)
+        arg_shapes: list[Shape] = []
+        active: list[bool] = []
+        for kind, v in op.operands:
+            if kind == "slot":
+                arg_shapes.append(shapes[v])
+                active.append(True)
+            else:
+                arg_shapes.append(() if type(v) in scalars else np.shape(v))
+                active.append(False)
         if isinstance(rule, Elementwise):
             first = arg_shapes[0]
-            out_shape = first if all(sh == first for sh in arg_shapes) else np.broadcast_shapes(*arg_shapes)
-            if _is_square(rule, op.operands, arg_shapes):
-                cost = _elementwise_cost(SQUARE, arg_shapes[:1], out_shape, active[:1])
+            same = True
+            for sh in arg_shapes:
+                if sh != first:
+                    same = False
+            out_shape = first if same else np.broadcast_shapes(*arg_shapes)
+            if rule is POW and _is_square(rule, op.operands, tuple(arg_shapes)):
+                rule_c, shapes_c, active_c = SQUARE, (arg_shapes[0],), (True,)
             else:
-                cost = _elementwise_cost(rule, arg_shapes, out_shape, active)
+                rule_c, shapes_c, active_c = rule, tuple(arg_shapes), tuple(active)
+            cost = cache.get((rule_c.name, shapes_c, active_c))
+            if cost is None:
+                cost = _elementwise_cost(rule_c, shapes_c, out_shape, active_c)
         elif isinstance(rule, Linear):
             out_shape = _linear_out_shape(rule, arg_shapes[0], op.params)
             s_in, s = _size(arg_shapes[0]), _size(out_shape)
             fn = LINEAR_COSTS.get(rule.name)
             cost = _copy_cost(s_in, s)._replace(estimated=True) if fn is None else fn(s_in, s)
         elif isinstance(rule, General):
-            out_shape = _general_out_shape(entries[k], arg_shapes)
-            cost = _general_cost(rule, arg_shapes, out_shape, op.params, active)
+            out_shape = _general_out_shape(entries[k], tuple(arg_shapes))
+            cost = _general_cost(rule, tuple(arg_shapes), out_shape, op.params, tuple(active))
         else:  # pragma: no cover - every rule is one of the three kinds
             raise TypeError(f"record: unknown kind of rule {rule!r}")
         shapes[op.out] = out_shape
         if cost.estimated:
             estimated.add(rule.name)
-        raw.append((rule, _size(out_shape), cost))
+        rules.append(rule)
+        sizes.append(_size(out_shape))
+        costs.append(cost)
     # the sweep visits an application only if an output depends on it
     reached = [False] * len(ops)
     live = set(outputs)
     for k in range(len(ops) - 1, -1, -1):
-        if ops[k].out in live:
+        op = ops[k]
+        if op.out in live:
             reached[k] = True
-            live.update(v for kind, v in ops[k].operands if kind == "slot")
-    costed = [
-        OpCost(rule, size, c.evaluate, c.partials, c.tangent, c.adjoint if r else ZERO, c.stored, r, c.estimated)
-        for (rule, size, c), r in zip(raw, reached)
-    ]
+            for kind, v in op.operands:
+                if kind == "slot":
+                    live.add(v)
     n = sum(int(np.size(a)) for a in xl)
     m = sum(int(np.size(o)) for o in output_leaves(out))
-    return Recording(costed, n, m, tape, out, estimated)
+    return Recording(rules, sizes, costs, reached, n, m, tape, out, estimated)
+
+
+_SCALARS = frozenset({float, int, complex})
 
 
 # --------------------------------------------------------------------------
@@ -808,14 +879,14 @@ def mode_costs(rec: Recording, chunk: int | None = None) -> Costs:
     """
     ev = part = tan = adj = ZERO
     stored = reached = 0
-    for op in rec.ops:
-        ev = ev + op.evaluate
-        part = part + op.partials
-        tan = tan + op.tangent
-        if op.reached:
-            adj = adj + op.adjoint
-            reached += 1
-        stored += op.stored
+    for _, c, r, count, _ in rec.groups():
+        ev = ev + count * c.evaluate
+        part = part + count * c.partials
+        tan = tan + count * c.tangent
+        if r:
+            adj = adj + count * c.adjoint
+            reached += count
+        stored += count * c.stored
     n, m = rec.n, rec.m
     kf, kr = _chunk(chunk, n), _chunk(chunk, m)
     passes, sweeps = -(-n // kf), -(-m // kr)
@@ -827,7 +898,7 @@ def mode_costs(rec: Recording, chunk: int | None = None) -> Costs:
         reverse_chunk=kr,
         passes=passes,
         sweeps=sweeps,
-        primitives=len(rec.ops),
+        primitives=len(rec),
         reached=reached,
         stored=stored,
         f=ev,
@@ -869,16 +940,17 @@ def by_primitive(rec: Recording) -> list[PrimitiveCost]:
     [('mul', 2)]
     """
     acc: dict[str, list[Any]] = {}
-    for op in rec.ops:
-        row = acc.setdefault(op.rule.name, [0, 0, ZERO, ZERO, ZERO, ZERO, 0, False])
-        row[0] += 1
-        row[1] += op.size
-        row[2] = row[2] + op.evaluate
-        row[3] = row[3] + op.partials
-        row[4] = row[4] + op.tangent
-        row[5] = row[5] + op.adjoint
-        row[6] += op.stored
-        row[7] = row[7] or op.estimated
+    for rule, c, r, count, elements in rec.groups():
+        row = acc.setdefault(rule.name, [0, 0, ZERO, ZERO, ZERO, ZERO, 0, False])
+        row[0] += count
+        row[1] += elements
+        row[2] = row[2] + count * c.evaluate
+        row[3] = row[3] + count * c.partials
+        row[4] = row[4] + count * c.tangent
+        if r:
+            row[5] = row[5] + count * c.adjoint
+        row[6] += count * c.stored
+        row[7] = row[7] or c.estimated
     return [PrimitiveCost(name, *row) for name, row in acc.items()]
 
 
@@ -1085,9 +1157,9 @@ def recorded_counts(rec: Recording) -> tuple[dict[str, int], dict[str, int]]:
     """
     counts: Counter[str] = Counter()
     elements: Counter[str] = Counter()
-    for op in rec.ops:
-        counts[op.rule.name] += 1
-        elements[op.rule.name] += op.size
+    for rule, size in zip(rec.rules, rec.sizes):
+        counts[rule.name] += 1
+        elements[rule.name] += size
     return dict(counts), dict(elements)
 
 

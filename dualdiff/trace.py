@@ -25,15 +25,14 @@ y         v_5             11.65  v̇_5                              5.5
 
 Where the numbers come from (no derivative formula is written here):
 
-* the primal values: the recorded primitives replayed through the rule
-  table's implementations;
-* the tangents: the same replay on dual numbers (:func:`dualdiff.jvp`);
-* the adjoints: a reverse sweep (:func:`dualdiff.vjp`, i.e. ``Tape.sweep``)
-  over the replayed recording, listed in the order the sweep completes them
-  (outputs first, then ``v_l`` down to ``v_{1-n}``). A plain sweep frees each
-  intermediate adjoint once it has passed it on, so the replay adds a zero
-  probe to every intermediate and reads the intermediates' adjoints off the
-  probes (see :meth:`Trace._adjoints`).
+* the primal values: the recording itself (``Tape(record_ops=True)``
+  keeps each step's value);
+* the tangents: the recorded primitives replayed on dual numbers
+  (:func:`dualdiff.jvp`), so forward mode reads the same rules;
+* the adjoints: a backward sweep of the recorded tape that keeps every
+  intermediate adjoint (``Tape.sweep(..., keep_intermediates=True)``),
+  listed in the order the sweep completes them (outputs first, then ``v_l``
+  down to ``v_{1-n}``).
 
 The *formula* columns are built symbolically from the rule table too: each
 rule's local partials ``partials[i](m, y, *args)`` are called with a
@@ -68,7 +67,7 @@ from .evaluate import local
 from .rules import TABLE, Elementwise, General, Linear, Rule
 from .tables import Column, Table, format_value
 from .tape import Tape
-from .transforms import jvp, vjp
+from .transforms import jvp
 from .tree import check_input, check_like, leaves, output_leaves, rebuild
 
 __all__ = ["Output", "Step", "Trace", "trace"]
@@ -631,6 +630,10 @@ class Trace:
     outputs: list[Output]
     y: Any
     _partials: dict[int, list[Any]] = field(default_factory=dict, repr=False)
+    #: The recording itself, kept for the reverse tables' sweeps, and the
+    #: tape slot of every step.
+    _tape: Tape | None = field(default=None, repr=False)
+    _slots: list[int] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -810,32 +813,16 @@ class Trace:
         return Table(columns, rows, title=title, latex_cells=tex)
 
     def _adjoints(self, bars: list[Any]) -> list[Any]:
-        """Every variable's adjoint (inputs first), from one reverse sweep.
+        """Every variable's adjoint (inputs first), from one backward sweep of the recorded tape.
 
-        The recording is replayed on a tape with a zero *probe* added to
-        each intermediate (``v_k + p_k``, ``p_k = -0.0``, which leaves every
-        value bit for bit unchanged). The adjoint of ``p_k`` is then exactly
-        the adjoint the sweep carries for ``v_k``, which a plain sweep frees
-        once it has passed it on.
+        The sweep keeps the intermediates' adjoints (``keep_intermediates``)
+        and the tape (``retain_graph``), so each reverse table is one sweep.
         """
-        n = self.n
-        seeded = [(o.source[1], g) for o, g in zip(self.outputs, bars) if o.source[0] == "var"]
-        probes = tuple(np.full(np.shape(s.value), -0.0) if np.ndim(s.value) else -0.0 for s in self.intermediates)
-        xl = tuple(leaves(self.x))
-        if not seeded or not self.steps:
+        seeds = [(self._slots[o.source[1] + self.n - 1], g) for o, g in zip(self.outputs, bars) if o.source[0] == "var"]
+        if not seeds or self._tape is None:
             return [_zeros_like(s.value) for s in self.steps]
-
-        def probed(args: tuple[tuple[Any, ...], tuple[Any, ...]]) -> tuple[Any, ...]:
-            xs, ps = args
-            vals = list(xs)
-            for s, p in zip(self.intermediates, ps):
-                a = [vals[ref + n - 1] if kind == "var" else ref for kind, ref in s.operands]
-                vals.append(_apply_rule(s.rule, a, s.params) + p)  # type: ignore[arg-type]
-            return tuple(vals[i + n - 1] for i, _ in seeded)
-
-        _, pullback = vjp(probed, (xl, probes))
-        x_bar, p_bar = pullback(tuple(g for _, g in seeded))
-        return list(x_bar) + list(p_bar)
+        adj = self._tape.sweep(seeds, retain_graph=True, keep_intermediates=True)
+        return [_zeros_like(s.value) if adj[slot] is None else adj[slot] for s, slot in zip(self.steps, self._slots)]
 
     # -- seeds -----------------------------------------------------------
     def _seed(self, v: Any) -> list[Any]:
@@ -1171,9 +1158,10 @@ def trace(
     if not isinstance(f_name, str) or not f_name.isidentifier():
         f_name = "f"  # a lambda
     tr = Trace(f_name, x, tuple(names), steps, [], None)
-    values = tr._run(xl)
-    for s, v in zip(steps, values):
-        s.value = v
+    tr._tape = tape
+    tr._slots = [var.index for var in inputs] + [op.out for op in tape.ops]
+    for s, op in zip(tr.intermediates, tape.ops):
+        s.value = op.value  # the recorded value of each step
     for s in tr.intermediates:
         syms = [_var_sym(ref) if kind == "var" else _const_operand(ref) for kind, ref in s.operands]
         s.operation, s.operation_latex = _operation(s.rule, syms, s.params, tr._ndim(s))  # type: ignore[arg-type]

@@ -379,7 +379,8 @@ def jacobian(f: Function, mode: str = "auto", chunk: int | None = None) -> Funct
 
     "auto" takes the mode that :func:`choose_mode` finds cheaper under the
     cost model of :mod:`dualdiff.opcount` (broadly: forward when there are
-    fewer inputs n than outputs m, reverse otherwise).
+    fewer inputs n than outputs m, reverse otherwise), once per input
+    structure (types and shapes of x's leaves): later calls reuse the choice.
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacobian(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
@@ -389,13 +390,17 @@ def jacobian(f: Function, mode: str = "auto", chunk: int | None = None) -> Funct
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     fwd, rev = jacfwd(f, chunk), jacrev(f, chunk)
+    picked: dict[Any, str] = {}  # "auto": the mode chosen per input structure
 
     def jac(x: Any) -> Any:
         if mode == "forward":
             return fwd(x)
         if mode == "reverse":
             return rev(x)
-        return fwd(x) if choose_mode(f, x, chunk=chunk) == "forward" else rev(x)
+        key = tuple((type(a), np.shape(a)) for a in leaves(x))
+        if key not in picked:
+            picked[key] = choose_mode(f, x, chunk=chunk)
+        return fwd(x) if picked[key] == "forward" else rev(x)
 
     return jac
 

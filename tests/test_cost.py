@@ -207,10 +207,17 @@ def test_rosenbrock_within_griewank_walther_bounds(n):
 
 
 @pytest.mark.parametrize(
-    "weights", [opcount.Weights(), opcount.Weights(moves=3, mults=2, nlops=5), opcount.Weights(moves=1, nlops=10)]
+    "weights",
+    [
+        opcount.Weights(),
+        opcount.Weights(moves=3, mults=2, nlops=5),
+        opcount.Weights(moves=1, nlops=10),
+        opcount.Weights(moves=3, mults=3, nlops=3),
+        opcount.Weights(moves=2, mults=1.5, nlops=1.5),
+    ],
 )
 def test_griewank_walther_elementals_meet_the_bounds_for_their_weights(weights):
-    # mu >= pi >= 1, nu >= 1: add/sub, mul, and a psi whose derivative is one nonlinear op
+    # mu >= pi >= 1, nu >= pi: add/sub, mul, and a psi whose derivative takes one operation
     for f, x in [
         (lambda p: p[0] + p[1], (1.0, 2.0)),
         (lambda p: p[0] - p[1], (1.0, 2.0)),
@@ -350,7 +357,7 @@ def test_tape_size_and_peak_memory():
 def test_timing_medians_and_repeats_are_reported():
     r = dd.compare(lambda x: x * x, 3.0, repeat=3, memory=False)
     assert r.repeats == {"f": 3, "jvp": 3, "vjp": 3, "forward": 3, "reverse": 3}
-    assert "medians of 3 repeats" in str(r)
+    assert "medians of 3 repeats each" in str(r)
     assert r.rows[0]["time_per_f"] == pytest.approx(r.times["forward"] / r.times["f"])
 
 

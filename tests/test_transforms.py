@@ -637,7 +637,8 @@ def _spy(f, seen):
 
 @pytest.mark.parametrize(
     "n, m, expected_mode",
-    [(2, 5, "forward"), (1, 2, "forward"), (5, 2, "reverse"), (3, 3, "reverse"), (4, 1, "reverse")],
+    # clear-cut shapes; at n == m the cost model of issue 6 decides (forward here)
+    [(2, 5, "forward"), (1, 2, "forward"), (5, 2, "reverse"), (3, 3, "forward"), (4, 1, "reverse")],
 )
 def test_jacobian_auto_picks_mode_by_shape(n, m, expected_mode):
     x0 = np.linspace(0.2, 1.1, n)
@@ -657,7 +658,9 @@ def test_jacobian_auto_picks_mode_by_shape(n, m, expected_mode):
     assert J.shape == (m, n)
     assert_close(J, expected)
     traced = seen - {"ndarray"}
-    assert traced == ({"Dual"} if expected_mode == "forward" else {"Var"}), seen
+    # choosing may record f once on a tape (when n >= m) before the chosen mode runs
+    assert ("Dual" if expected_mode == "forward" else "Var") in traced, seen
+    assert ("Var" if expected_mode == "forward" else "Dual") not in traced or n >= m, seen
     assert_close(dd.jacobian(f, mode="forward")(x0), dd.jacfwd(f)(x0), rtol=1e-15)
     assert_close(dd.jacobian(f, mode="reverse")(x0), dd.jacrev(f)(x0), rtol=1e-15)
     assert_close(J, dd.jacfwd(f)(x0) if expected_mode == "forward" else dd.jacrev(f)(x0), rtol=0, atol=0)
