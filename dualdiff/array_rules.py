@@ -230,6 +230,8 @@ def _matmul_promoted(g: Any, nbatch: int, a: Any, b: Any) -> tuple[Any, Any, Any
 
 def _matmul_t0(g: Any, nbatch: int, y: Any, args: Any, params: Any) -> Any:
     a, b = args
+    if not nbatch and np.ndim(a) == 2 and np.ndim(b) == 2:  # the common case, directly
+        return np.matmul(g, np.transpose(b))
     g2, a2, b2 = _matmul_promoted(g, nbatch, a, b)
     ga = sum_to_shape(bmm(g2, np.swapaxes(b2, -1, -2), nbatch, 0), np.shape(a2), nbatch)
     return _reshape(ga, np.shape(a) + _batch_shape(g, nbatch))
@@ -237,6 +239,8 @@ def _matmul_t0(g: Any, nbatch: int, y: Any, args: Any, params: Any) -> Any:
 
 def _matmul_t1(g: Any, nbatch: int, y: Any, args: Any, params: Any) -> Any:
     a, b = args
+    if not nbatch and np.ndim(a) == 2 and np.ndim(b) == 2:  # the common case, directly
+        return np.matmul(np.transpose(a), g)
     g2, a2, b2 = _matmul_promoted(g, nbatch, a, b)
     gb = sum_to_shape(bmm(np.swapaxes(a2, -1, -2), g2, 0, nbatch), np.shape(b2), nbatch)
     return _reshape(gb, np.shape(b) + _batch_shape(g, nbatch))
@@ -538,8 +542,14 @@ INV = _general(
 
 
 def _solve_batched(a: Any, rhs: Any, nbatch: int, vector: bool) -> Any:
-    """``solve(a, rhs)`` where rhs carries ``nbatch`` trailing directions (``vector``: b is 1-D)."""
-    if not nbatch or vector:
+    """``solve(a, rhs)`` where rhs carries ``nbatch`` trailing directions (``vector``: b is 1-D).
+
+    In the vector case rhs is a (stack of) vector(s) ``(..., n)``: each is solved as a column.
+    """
+    if vector:
+        r = _solve_batched(a, np.expand_dims(rhs, _core_ndim(rhs, nbatch)), nbatch, False)
+        return np.squeeze(r, _core_ndim(r, nbatch) - 1)  # a's stack axes may have joined in front
+    if not nbatch:
         return np.linalg.solve(a, rhs)
     s = np.shape(rhs)
     r = np.linalg.solve(a, np.reshape(rhs, s[:-2] + (s[-2] * s[-1],)))
@@ -548,7 +558,10 @@ def _solve_batched(a: Any, rhs: Any, nbatch: int, vector: bool) -> Any:
 
 def _solve_f0(t: Any, nbatch: int, y: Any, args: Any, params: Any) -> Any:
     a, b = args
-    return -_solve_batched(a, bmm(t, y, nbatch, 0), nbatch, np.ndim(b) == 1)
+    if np.ndim(b) == 1:  # y holds vectors: view them as columns
+        r = _solve_batched(a, bmm(t, np.expand_dims(y, -1), nbatch, 0), nbatch, False)
+        return -np.squeeze(r, _core_ndim(r, nbatch) - 1)
+    return -_solve_batched(a, bmm(t, y, nbatch, 0), nbatch, False)
 
 
 def _solve_gb(g: Any, nbatch: int, a: Any, b: Any) -> Any:

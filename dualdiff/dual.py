@@ -15,7 +15,7 @@ import numpy as np
 from .backends import FLOAT, backend_for, backend_of
 from .core import OPERATOR_METHODS, USER_LEVEL, Lifted, apply2, apply_general, apply_linear, register_lifted_type
 from .evaluate import FLOAT_ERRORS, evaluate, local
-from .rules import POW, SQUARE, Elementwise, General, Linear
+from .rules import POW, SQUARE, TABLE, Elementwise, General, Linear
 
 
 class Dual(Lifted):
@@ -152,7 +152,7 @@ class Dual(Lifted):
                 if ti is not None:
                     if np.ndim(ti) > np.ndim(pi) and np.ndim(d) > 0:
                         d = np.expand_dims(d, -1)  # one partial for all k directions
-                    elif type(d) is np.ndarray and _temporary(d, y, primals) and _fits(d, ti):
+                    elif type(d) is np.ndarray and _temporary(d, y, primals, ds) and _fits(d, ti):
                         d = np.multiply(d, ti, out=d)  # the partial is a temporary: reuse its memory
                         t = d if t is None else (np.add(d, t, out=d) if _fits(d, t) else t + d)
                         continue
@@ -194,9 +194,11 @@ _new_dual = object.__new__
 _IN_PLACE_MIN = 1 << 12
 
 
-def _temporary(d: np.ndarray, y: Any, primals: list[Any]) -> bool:
-    """A partial that is a new array of the rule's (not the output, an input or a view)."""
-    return d.base is None and d is not y and all(d is not p for p in primals)
+def _temporary(d: np.ndarray, y: Any, primals: list[Any], partials: list[Any]) -> bool:
+    """A partial that is a new array of the rule's alone (not the output, an input, a view or another partial)."""
+    if d.base is not None or d is y or any(d is p for p in primals):
+        return False
+    return sum(1 for e in partials if e is d) == 1
 
 
 def _fits(dst: Any, v: Any) -> bool:
@@ -284,5 +286,42 @@ def _operator(rule: Elementwise, reflected: bool) -> Any:
 for _rule, _names in OPERATOR_METHODS:
     setattr(Dual, _names[0], _operator(_rule, False))
     setattr(Dual, _names[1], _operator(_rule, True))
+
+
+def unary_function(rule: Elementwise) -> Any:
+    """``rule(x)`` for a Dual ``x``, generated from the table (used by ``dd.sin`` and friends).
+
+    The same step as :meth:`Dual._unary` with the rule's implementation and
+    partial bound as closure variables: this runs once per scalar function
+    call, so every attribute lookup saved counts.
+    """
+    impl, p0 = rule.float_impl, rule.p0
+    if rule.signs is not None:  # neg/pos: no partial to call
+        return lambda x: Dual._unary(rule, x)
+    general = Dual._elementwise
+
+    def fn(x: Dual) -> Dual:
+        p = x.primal
+        if type(p) is float:
+            try:
+                y = impl(p)
+                t = p0(FLOAT, y, p) * x.tangent
+            except FLOAT_ERRORS:
+                return general(rule, (x,), x.level)  # IEEE limits or DomainError
+            r = _new_dual(Dual)
+            r.primal = y
+            r.tangent = t
+            r.level = x.level
+            return r
+        return general(rule, (x,), x.level)
+
+    return fn
+
+
+#: The fast path of every unary elementwise rule for a Dual (``dd.sin`` and
+#: friends call these; opcount wraps them to count one forward pass).
+UNARY: dict[Elementwise, Any] = {
+    rule: unary_function(rule) for rule in TABLE.values() if isinstance(rule, Elementwise) and rule.nin == 1
+}
 
 register_lifted_type(Dual)

@@ -18,8 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .core import LIFTED_TYPES, apply1, apply2
+from .core import apply1, apply2
+from .dual import UNARY as DUAL_UNARY
+from .dual import Dual
 from .rules import TABLE, Elementwise
+from .tape import UNARY as VAR_UNARY
+from .tape import Var
 
 #: Operators are reached through + - * / ** and the NumPy ufuncs, not by name.
 _OPERATOR_RULES = {"add", "sub", "mul", "truediv", "neg", "pos", "pow"}
@@ -29,10 +33,16 @@ def _public_function(rule: Elementwise, name: str | None = None) -> Callable[...
     args = ", ".join("xy"[: rule.nin])
     fn: Callable[..., Any]
     if rule.nin == 1:
+        # the modes' per-rule fast paths, looked up at call time so that
+        # opcount.count_forward can observe them (see dual.UNARY)
+        dual_fast, var_fast = DUAL_UNARY, VAR_UNARY
 
         def fn(x: Any) -> Any:
-            if type(x) in LIFTED_TYPES:
-                return x._unary(rule, x)
+            tp = type(x)
+            if tp is Dual:
+                return dual_fast[rule](x)
+            if tp is Var:
+                return var_fast[rule](x)
             return apply1(rule, x)
     else:
 

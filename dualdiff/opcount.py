@@ -1087,6 +1087,7 @@ def _counting_duals(counts: Counter[str], elements: Counter[str]) -> Iterator[No
     owner = threading.get_ident()
     depth = [0]
     saved: dict[str, Any] = {}
+    unary: dict[Any, Any] = {}
 
     def wrap(fn: Callable[..., Any], rule_of: Callable[[tuple[Any, ...]], Rule]) -> Callable[..., Any]:
         def counted(*args: Any) -> Any:
@@ -1123,10 +1124,15 @@ def _counting_duals(counts: Counter[str], elements: Counter[str]) -> Iterator[No
                     raw = Dual.__dict__[name]
                     saved[name] = raw
                     setattr(Dual, name, wrap(raw, lambda a, r=rule: r))
+            # the per-rule fast paths that dd.sin and friends call
+            unary.update(_dual.UNARY)
+            for rule, fn in unary.items():
+                _dual.UNARY[rule] = wrap(fn, lambda a, r=rule: r)
             yield
         finally:
             for name, raw in saved.items():
                 setattr(Dual, name, raw)
+            _dual.UNARY.update(unary)
 
 
 def count_forward(f: Callable[[Any], Any], x: Any) -> tuple[dict[str, int], dict[str, int]]:

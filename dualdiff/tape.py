@@ -30,7 +30,7 @@ from .backends import FLOAT, backend_for
 from .core import OPERATOR_METHODS, Lifted, apply2, apply_general, apply_linear, new_level, register_lifted_type
 from .dual import _is_two
 from .evaluate import FLOAT_ERRORS, evaluate, local
-from .rules import GETITEM, POW, SQUARE, Elementwise, General, Linear, Rule, getitem_add, sum_to_shape
+from .rules import GETITEM, POW, SQUARE, TABLE, Elementwise, General, Linear, Rule, getitem_add, sum_to_shape
 
 
 class Op(NamedTuple):
@@ -486,5 +486,44 @@ def _operator(rule: Elementwise, reflected: bool) -> Any:
 for _rule, _names in OPERATOR_METHODS:
     setattr(Var, _names[0], _operator(_rule, False))
     setattr(Var, _names[1], _operator(_rule, True))
+
+
+def unary_function(rule: Elementwise) -> Any:
+    """``rule(x)`` for a Var ``x``, generated from the table (see ``dual.unary_function``)."""
+    impl, p0 = rule.float_impl, rule.p0
+    if rule.signs is not None:  # neg/pos: no partial to call
+        return lambda x: Var._unary(rule, x)
+    general = Var._elementwise
+
+    def fn(x: Var) -> Var:
+        p = x.primal
+        if type(p) is float:
+            try:
+                y = impl(p)
+                d = p0(FLOAT, y, p)
+            except FLOAT_ERRORS:
+                return general(rule, (x,), x.level)  # IEEE limits or DomainError
+            tape = x.tape
+            entries = tape.entries
+            if entries is None or tape.ops is not None:
+                return _record(tape, y, (x.index,), (d,), rule, (x,))
+            r = _new_var(Var)  # _record, inlined
+            r.primal = y
+            r.level = x.level
+            r.tape = tape
+            r.index = index = tape.size
+            tape.size = index + 1
+            entries.append((index, x.index, d))
+            return r
+        return general(rule, (x,), x.level)
+
+    return fn
+
+
+#: The fast path of every unary elementwise rule for a Var (``dd.sin`` and
+#: friends call these; opcount wraps them to count one forward pass).
+UNARY: dict[Elementwise, Any] = {
+    rule: unary_function(rule) for rule in TABLE.values() if isinstance(rule, Elementwise) and rule.nin == 1
+}
 
 register_lifted_type(Var)

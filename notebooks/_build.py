@@ -117,6 +117,26 @@ def execute(nb: Any, timeout: int = TIMEOUT) -> float:
     return time.perf_counter() - start
 
 
+def coalesce_streams(nb: Any) -> None:
+    """Merge consecutive stdout (or stderr) outputs of a cell, which the kernel splits at random."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged: list[Any] = []
+        for out in cell.outputs:
+            last = merged[-1] if merged else None
+            if (
+                out.output_type == "stream"
+                and last is not None
+                and last.output_type == "stream"
+                and last.name == out.name
+            ):
+                last.text += out.text
+            else:
+                merged.append(out)
+        cell.outputs = merged
+
+
 def out_of_date(source: Path) -> list[str]:
     """How the saved notebook differs from its source (empty when it is up to date and was run)."""
     import nbformat
@@ -144,6 +164,7 @@ def build(source: Path) -> tuple[float, int]:
 
     nb = make_notebook(source)
     seconds = execute(nb)
+    coalesce_streams(nb)
     path = notebook_path(source)
     nbformat.validate(nb)
     nbformat.write(nb, path)

@@ -501,3 +501,85 @@ def test_in_place_memory_reuse_changes_nothing(name, monkeypatch):
     for a, b in zip(fast, slow):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(np.dot(fast[0], v), fast[1], rtol=1e-10)
+
+
+def test_direction_axis_never_mistaken_for_a_broadcast_axis():
+    """Tangent (3, k=3) of x broadcast against a (3, 3) constant: the Jacobian is (3, 3, 3)."""
+    c = np.arange(9.0).reshape(3, 3)
+    x = np.array([1.0, 2.0, 3.0])
+    for f in (lambda x: x + c, lambda x: x * 2.0 + c, lambda x: np.where(c > 3, x, 0.0), lambda x: np.maximum(x, c)):
+        expected = dd.jacfwd(f, chunk=1)(x)
+        assert expected.shape == (3, 3, 3)
+        np.testing.assert_array_equal(dd.jacfwd(f)(x), expected)
+        np.testing.assert_array_equal(dd.jacrev(f)(x), expected)
+
+
+B233 = RNG.normal(size=(2, 3, 3)) + 4 * np.eye(3)
+
+#: Shapes, axes and forms beyond the common ones: batched linear algebra, einsum forms, keepdims, ...
+EDGE_CASES = {
+    "batched_inv": (lambda x: np.linalg.inv(B233 + x.reshape(2, 3, 3)), 0.1 * RNG.normal(size=18)),
+    "batched_det": (lambda x: np.linalg.det(B233 + x.reshape(2, 3, 3)), RNG.normal(size=18)),
+    "batched_solve_vec": (lambda x: np.linalg.solve(B233 + x[:18].reshape(2, 3, 3), x[18:]), RNG.normal(size=21)),
+    "batched_solve_mat": (
+        lambda x: np.linalg.solve(B233 + x[:18].reshape(2, 3, 3), x[18:].reshape(3, 2)),
+        RNG.normal(size=24),
+    ),
+    "slogdet_batched": (lambda x: np.linalg.slogdet(B233 + x.reshape(2, 3, 3)).logabsdet, RNG.normal(size=18)),
+    "tensordot0": (lambda x: np.tensordot(x[:2], x[2:5], axes=0), RNG.normal(size=5)),
+    "tensordot1": (lambda x: np.tensordot(x.reshape(2, 3), x.reshape(3, 2), axes=1), RNG.normal(size=6)),
+    "einsum_batch": (lambda x: np.einsum("bij,bjk->bik", x.reshape(2, 2, 3), x.reshape(2, 3, 2)), RNG.normal(size=12)),
+    "einsum_outer_sum": (lambda x: np.einsum("i,j->", x[:2], x[2:]), RNG.normal(size=5)),
+    "einsum_iij": (lambda x: np.einsum("iij->j", x.reshape(2, 2, 2)), RNG.normal(size=8)),
+    "mean_keep": (lambda x: np.mean(x.reshape(2, 3), axis=-1, keepdims=True) * x.reshape(2, 3), RNG.normal(size=6)),
+    "max_keep": (lambda x: np.max(x.reshape(2, 3), axis=(0, 1), keepdims=True) * x.reshape(2, 3), RNG.normal(size=6)),
+    "stack_neg": (lambda x: np.stack([x, 2 * x], axis=-1), RNG.normal(size=3)),
+    "concat_none": (lambda x: np.concatenate([x.reshape(2, 2), x.reshape(2, 2) ** 2], axis=None), RNG.normal(size=4)),
+    "newaxis_ellipsis": (lambda x: x.reshape(2, 3)[..., None, 1:] * x.reshape(2, 3)[None, ..., :1], RNG.normal(size=6)),
+    "bool_mask2d": (lambda x: x.reshape(2, 3)[x.reshape(2, 3) > 0], np.array([1.0, -1, 2, -2, 3, -3])),
+    "norm_axis_keep": (
+        lambda x: (
+            np.linalg.norm(x.reshape(2, 3), axis=0, keepdims=True)
+            + np.linalg.norm(x.reshape(2, 3), ord=-np.inf, axis=1)[:, None]
+        ),
+        RNG.normal(size=6),
+    ),
+    "matrix_norm_neg1": (
+        lambda x: np.linalg.norm(x.reshape(2, 3), -1) + np.linalg.norm(x.reshape(2, 3), -np.inf),
+        RNG.normal(size=6),
+    ),
+    "cumsum_axis0": (lambda x: np.cumsum(x.reshape(2, 3), axis=0), RNG.normal(size=6)),
+    "diag_offset": (
+        lambda x: np.diag(x[:2], -1) + np.diagonal(x.reshape(3, 3)[:, :, None] * x[:3], 0, 0, 1).sum(),
+        RNG.normal(size=9),
+    ),
+    "trace_offset": (lambda x: np.trace(x.reshape(2, 3, 2), 1, 1, 2), RNG.normal(size=12)),
+    "var_axis_ddof": (
+        lambda x: np.var(x.reshape(3, 3), axis=1, ddof=1) + np.std(x.reshape(3, 3), axis=0, keepdims=True)[0],
+        RNG.normal(size=9),
+    ),
+    "clip_one_sided": (
+        lambda x: np.clip(x, None, 0.1) + np.clip(x, a_min=-0.2, a_max=None) + x.clip(max=0.0),
+        RNG.normal(size=5),
+    ),
+    "vdot_2d": (lambda x: np.vdot(x.reshape(2, 2), x.reshape(2, 2)[::-1]), RNG.normal(size=4)),
+    "where_broadcast": (lambda x: np.where(np.array([[True], [False]]), x[:3], x[3:].sum()), RNG.normal(size=6)),
+    "squeeze_expand": (lambda x: np.squeeze(np.expand_dims(x, (0, 2)), axis=0), RNG.normal(size=3)),
+    "array_split": (lambda x: np.array_split(x, 3)[2] * 2, RNG.normal(size=7)),
+    "dot_vec": (lambda x: np.dot(x, x) + np.dot(x[:2], 3.0).sum() + np.inner(x, 2.0).sum(), RNG.normal(size=4)),
+    "hstack2d": (lambda x: np.hstack([x.reshape(2, 2), x.reshape(2, 2).T]), RNG.normal(size=4)),
+    "prod_axis_zero": (
+        lambda x: np.prod(x.reshape(2, 3) * np.array([[1, 0, 1], [1, 1, 1.0]]), axis=1),
+        RNG.normal(size=6),
+    ),
+    "float_pow_array": (lambda x: x ** np.array([2.0, 3.0, 2.0]) + 2.0**x, RNG.uniform(0.5, 1.5, size=3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_edge_cases_both_modes(name):
+    f, x = EDGE_CASES[name]
+    fwd, rev = dd.jacfwd(f)(x), dd.jacrev(f)(x)
+    assert fwd.shape == np.shape(f(x)) + x.shape
+    np.testing.assert_allclose(fwd, rev, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(fwd, central_jacobian(f, x), rtol=1e-5, atol=1e-5)
