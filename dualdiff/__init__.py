@@ -19,6 +19,7 @@ from .tape import ReleasedTapeError, Tape, Var
 from .trace import Trace, trace
 from .transforms import (
     choose_mode,
+    default_chunk,
     derivative,
     grad,
     hessian,
@@ -43,6 +44,7 @@ __all__ = [
     "Trace",
     "Var",
     "choose_mode",
+    "default_chunk",
     "compare",
     "derivative",
     "grad",

@@ -43,7 +43,7 @@ import numpy as np
 
 from . import opcount
 from .opcount import UNIT, Costs, ModeChoice, PrimitiveCost, TapeSize, Weights
-from .transforms import DEFAULT_CHUNK, jacfwd, jacrev, jvp, vjp
+from .transforms import default_chunk, jacfwd, jacrev, jvp, vjp
 from .tree import check_input, leaves, map_tree
 
 __all__ = ["GRADIENT_BOUND", "JVP_BOUND", "CostReport", "compare"]
@@ -224,7 +224,8 @@ class CostReport:
 
     # -- rendering -----------------------------------------------------------
     def _header(self) -> str:
-        chunk = f"chunk {self.chunk}" if self.chunk is not None else f"chunk {DEFAULT_CHUNK} (default)"
+        default = default_chunk(max(self.n, self.m))  # what compare used when chunk is None
+        chunk = f"chunk {self.chunk}" if self.chunk is not None else f"chunk {default} (default)"
         return f"{self.name}: R^{self.n:,} -> R^{self.m:,} at x = {self.x_text}; {chunk}"
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
@@ -525,9 +526,8 @@ def compare(
     if not isinstance(weights, Weights):
         raise TypeError(f"weights must be a dualdiff.opcount.Weights, got {type(weights).__name__}")
     x = check_input("x", x)
-    k = chunk or DEFAULT_CHUNK
-
     rec = opcount.record(f, x)
+    k = chunk or default_chunk(max(rec.n, rec.m))  # the one chunk both modes and the model use
     costs = opcount.mode_costs(rec, k)
     tape = opcount.tape_size(rec.tape)
     choice = opcount.explain_costs(costs, weights)
@@ -540,7 +540,7 @@ def compare(
         verified = applied == recorded
     del rec  # the recording's tape is no longer needed: free it before measuring memory
 
-    fwd, rev = jacfwd(f, chunk), jacrev(f, chunk)
+    fwd, rev = jacfwd(f, k), jacrev(f, k)
     v, y_bar = _ones_like(x), None
     times: dict[str, float | None] = {}
     repeats: dict[str, int] = {}

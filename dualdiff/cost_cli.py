@@ -280,7 +280,10 @@ def register(subparsers: Any) -> None:
         help=f"the grid of --n by --m sizes (default {','.join(map(str, SWEEP_SIZES))} each) on mixer",
     )
     p.add_argument(
-        "--chunk", type=int, metavar="K", help=f"directions per pass and cotangents per sweep (default {DEFAULT_CHUNK})"
+        "--chunk",
+        type=int,
+        metavar="K",
+        help=f"directions per pass and cotangents per sweep (default: up to {DEFAULT_CHUNK}, see dd.default_chunk)",
     )
     p.add_argument("--repeat", type=int, metavar="R", help="timing repeats (default 5, fewer for slow calls)")
     p.add_argument("--plot", metavar="PATH", help="plot time and operations against the sizes (PNG, SVG, PDF)")
@@ -454,7 +457,7 @@ def _sweep_table(cells: Sequence[_Cell], fmt: str, title: str, chunk: int | None
             ]
         )
     reps = sorted({k for c in cells for k in c.report.repeats.values()})
-    chunk_text = f"chunk {chunk}" if chunk is not None else f"chunk {DEFAULT_CHUNK} (default)"
+    chunk_text = f"chunk {chunk}" if chunk is not None else f"default chunk (up to {DEFAULT_CHUNK})"
     notes = [
         f"dualdiff compare: {title}; {chunk_text}",
         "passes: forward passes x directions each; sweeps: reverse sweeps (after one recording) x cotangents each; "
@@ -508,7 +511,7 @@ def plot_sweep(cells: Sequence[Any], path: str, title: str, chunk: int | None = 
         raise _fail("--plot needs matplotlib: pip install 'dualdiff[plot]' (or pip install matplotlib)", 1) from None
     ns = sorted({c.n for c in cells})
     ms = sorted({c.m for c in cells})
-    chunk_text = f"chunk {chunk}" if chunk is not None else f"chunk {DEFAULT_CHUNK} (default)"
+    chunk_text = f"chunk {chunk}" if chunk is not None else f"default chunk (up to {DEFAULT_CHUNK})"
     timed = all(c.report.times.get("forward") is not None for c in cells)
     grid = len(ns) > 1 and len(ms) > 1
     if grid:

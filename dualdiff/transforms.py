@@ -24,8 +24,21 @@ from .tree import check_input, check_like, leaves, output_leaves, primal_at, reb
 
 Function = Callable[[Any], Any]
 
-#: jacfwd/jacrev push at most this many directions through f at once by default.
+#: jacfwd/jacrev push at most this many directions through f at once by default,
 DEFAULT_CHUNK = 1024
+#: and fewer for large inputs (outputs): each direction costs memory the size of
+#: the input in every intermediate, so by default size * chunk stays under this
+#: many elements (64 MiB of float64), as ForwardDiff caps its chunk size.
+CHUNK_BUDGET = 2**23
+
+
+def default_chunk(size: int) -> int:
+    """Directions per pass (cotangents per sweep) by default, for ``size`` inputs (outputs).
+
+    >>> default_chunk(100), default_chunk(100_000)
+    (1024, 83)
+    """
+    return max(1, min(DEFAULT_CHUNK, CHUNK_BUDGET // max(size, 1)))
 
 
 def _check_f(f: Any, who: str) -> None:
@@ -180,7 +193,8 @@ def jacfwd(f: Function, chunk: int | None = None) -> Function:
     """The Jacobian of ``f`` by forward mode: shape ``y.shape + x.shape``.
 
     Costs ``ceil(n / chunk)`` evaluations of f, each pushing ``chunk``
-    directions at once (default: all n, up to 1024 a pass).
+    directions at once (default: all n, up to 1024 a pass, fewer when n is
+    so large that the tangents would pass 64 MiB; see :func:`default_chunk`).
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -193,7 +207,7 @@ def jacfwd(f: Function, chunk: int | None = None) -> Function:
     def jac(x: Any) -> Any:
         x = check_input("x", x)
         n = sum(int(np.size(a)) for a in leaves(x))
-        k = min(chunk or DEFAULT_CHUNK, max(n, 1))
+        k = min(chunk or default_chunk(n), max(n, 1))
         cols: list[list[Any]] | None = None
         out = None
         for s, e, seeds in _basis_chunks(x, k):
@@ -343,7 +357,7 @@ def jacrev(f: Function, chunk: int | None = None) -> Function:
     def jac(x: Any) -> Any:
         y, pullback = vjp(f, x)
         m = sum(int(np.size(a)) for a in leaves(y))
-        k = min(chunk or DEFAULT_CHUNK, max(m, 1))
+        k = min(chunk or default_chunk(m), max(m, 1))
         n_sweeps = math.ceil(m / k)
         rows: list[list[Any]] = [[] for _ in leaves(x)]
         for i, (_, _, seeds) in enumerate(_basis_chunks(y, k)):
