@@ -73,22 +73,7 @@ class Dual(Lifted):
 
     @staticmethod
     def _unary(rule: Elementwise, x: Dual) -> Dual:
-        p = x.primal
-        if type(p) is float:
-            try:
-                y = rule.float_impl(p)  # type: ignore[misc]
-                if rule.signs is None:
-                    t = rule.p0(FLOAT, y, p) * x.tangent  # type: ignore[misc]
-                else:
-                    t = x.tangent if rule.signs[0] > 0 else -x.tangent
-            except FLOAT_ERRORS:
-                return Dual._elementwise(rule, (x,), x.level)  # IEEE limits or DomainError
-            r = _new_dual(Dual)
-            r.primal = y
-            r.tangent = t
-            r.level = x.level
-            return r
-        return Dual._elementwise(rule, (x,), x.level)
+        return UNARY[rule](x)  # the per-rule fast path, see unary_function
 
     @staticmethod
     def _binary(rule: Elementwise, a: Any, b: Any, level: int) -> Dual:
@@ -291,13 +276,12 @@ for _rule, _names in OPERATOR_METHODS:
 def unary_function(rule: Elementwise) -> Any:
     """``rule(x)`` for a Dual ``x``, generated from the table (used by ``dd.sin`` and friends).
 
-    The same step as :meth:`Dual._unary` with the rule's implementation and
-    partial bound as closure variables: this runs once per scalar function
-    call, so every attribute lookup saved counts.
+    A Python-float primal is handled inline, with the rule's implementation
+    and partial bound as closure variables (this runs once per scalar function
+    call, so every attribute lookup saved counts); anything else goes through
+    :meth:`Dual._elementwise`.
     """
-    impl, p0 = rule.float_impl, rule.p0
-    if rule.signs is not None:  # neg/pos: no partial to call
-        return lambda x: Dual._unary(rule, x)
+    impl, p0, signs = rule.float_impl, rule.p0, rule.signs
     general = Dual._elementwise
 
     def fn(x: Dual) -> Dual:
@@ -305,7 +289,10 @@ def unary_function(rule: Elementwise) -> Any:
         if type(p) is float:
             try:
                 y = impl(p)
-                t = p0(FLOAT, y, p) * x.tangent
+                if signs is None:
+                    t = p0(FLOAT, y, p) * x.tangent
+                else:  # neg, pos: the partial is the sign
+                    t = x.tangent if signs[0] > 0 else -x.tangent
             except FLOAT_ERRORS:
                 return general(rule, (x,), x.level)  # IEEE limits or DomainError
             r = _new_dual(Dual)

@@ -303,27 +303,7 @@ class Var(Lifted):
 
     @staticmethod
     def _unary(rule: Elementwise, x: Var) -> Var:
-        p = x.primal
-        if type(p) is float:
-            try:
-                y = rule.float_impl(p)  # type: ignore[misc]
-                d = rule.signs[0] if rule.signs else rule.p0(FLOAT, y, p)  # type: ignore[misc]
-            except FLOAT_ERRORS:
-                return Var._elementwise(rule, (x,), x.level)  # IEEE limits or DomainError
-            # _record, inlined: this runs for every scalar function call
-            tape = x.tape
-            entries = tape.entries
-            if entries is None or tape.ops is not None:
-                return _record(tape, y, (x.index,), (d,), rule, (x,))
-            r = _new_var(Var)
-            r.primal = y
-            r.level = x.level
-            r.tape = tape
-            r.index = index = tape.size
-            tape.size = index + 1
-            entries.append((index, x.index, d))
-            return r
-        return Var._elementwise(rule, (x,), x.level)
+        return UNARY[rule](x)  # the per-rule fast path, see unary_function
 
     @staticmethod
     def _binary(rule: Elementwise, a: Any, b: Any, level: int) -> Var:
@@ -490,9 +470,7 @@ for _rule, _names in OPERATOR_METHODS:
 
 def unary_function(rule: Elementwise) -> Any:
     """``rule(x)`` for a Var ``x``, generated from the table (see ``dual.unary_function``)."""
-    impl, p0 = rule.float_impl, rule.p0
-    if rule.signs is not None:  # neg/pos: no partial to call
-        return lambda x: Var._unary(rule, x)
+    impl, p0, signs = rule.float_impl, rule.p0, rule.signs
     general = Var._elementwise
 
     def fn(x: Var) -> Var:
@@ -500,7 +478,7 @@ def unary_function(rule: Elementwise) -> Any:
         if type(p) is float:
             try:
                 y = impl(p)
-                d = p0(FLOAT, y, p)
+                d = p0(FLOAT, y, p) if signs is None else signs[0]
             except FLOAT_ERRORS:
                 return general(rule, (x,), x.level)  # IEEE limits or DomainError
             tape = x.tape
