@@ -198,77 +198,185 @@ class Lifted:
         return np.transpose(self)
 
     def transpose(self, *axes: Any) -> Any:
-        """``np.transpose(self, axes)``; takes ``x.transpose(1, 0)`` or ``x.transpose((1, 0))``."""
+        """``np.transpose(self, axes)``; takes ``x.transpose(1, 0)`` or ``x.transpose((1, 0))``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.ones((2, 3)), np.ones_like(np.ones((2, 3))))
+        >>> x.transpose().shape
+        (3, 2)
+        """
         return np.transpose(self, _method_args(axes))
 
     def reshape(self, *shape: Any, order: str = "C") -> Any:
-        """``np.reshape(self, shape)``; takes ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+        """``np.reshape(self, shape)``; takes ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.ones(6), np.ones_like(np.ones(6)))
+        >>> x.reshape(2, 3).shape
+        (2, 3)
+        """
         return np.reshape(self, _method_args(shape), order=order)
 
     def ravel(self, order: str = "C") -> Any:
-        """``np.ravel(self)``."""
+        """``np.ravel(self)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.ones((2, 3)), np.ones_like(np.ones((2, 3))))
+        >>> x.ravel().shape
+        (6,)
+        """
         return np.ravel(self, order)
 
     def flatten(self, order: str = "C") -> Any:
-        """``np.ravel(self)`` (lifted values are immutable, so no copy is needed)."""
+        """``np.ravel(self)`` (lifted values are immutable, so no copy is needed).
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.ones((2, 3)), np.ones_like(np.ones((2, 3))))
+        >>> x.flatten().shape
+        (6,)
+        """
         return np.ravel(self, order)
 
     def squeeze(self, axis: Any = None) -> Any:
-        """``np.squeeze(self, axis)``."""
+        """``np.squeeze(self, axis)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.ones((1, 3)), np.ones_like(np.ones((1, 3))))
+        >>> x.squeeze().shape
+        (3,)
+        """
         return np.squeeze(self, axis)
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
-        """``np.swapaxes(self, axis1, axis2)``."""
+        """``np.swapaxes(self, axis1, axis2)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.ones((2, 3)), np.ones_like(np.ones((2, 3))))
+        >>> x.swapaxes(0, 1).shape
+        (3, 2)
+        """
         return np.swapaxes(self, axis1, axis2)
 
     def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        """``np.sum(self, axis)``."""
+        """``np.sum(self, axis)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.arange(3.0), np.ones_like(np.arange(3.0)))
+        >>> x.sum()
+        Dual(np.float64(3.0), np.float64(3.0))
+        """
         return np.sum(self, axis, dtype, out, keepdims)
 
     def mean(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        """``np.mean(self, axis)``."""
+        """``np.mean(self, axis)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.arange(3.0), np.ones_like(np.arange(3.0)))
+        >>> x.mean()
+        Dual(np.float64(1.0), np.float64(1.0))
+        """
         return np.mean(self, axis, dtype, out, keepdims)
 
     def prod(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        """``np.prod(self, axis)``."""
+        """``np.prod(self, axis)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([2.0, 3.0]), np.ones_like(np.array([2.0, 3.0])))
+        >>> x.prod().primal
+        np.float64(6.0)
+        """
         return np.prod(self, axis, dtype, out, keepdims)
 
     def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
-        """``np.var(self, axis)``."""
+        """``np.var(self, axis)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0, 3.0]), np.ones_like(np.array([1.0, 3.0])))
+        >>> x.var().primal
+        np.float64(1.0)
+        """
         return np.var(self, axis, dtype, out, ddof, keepdims)
 
     def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
-        """``np.std(self, axis)``."""
+        """``np.std(self, axis)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0, 3.0]), np.ones_like(np.array([1.0, 3.0])))
+        >>> float(x.std().primal)
+        1.0
+        """
         return np.std(self, axis, dtype, out, ddof, keepdims)
 
     def max(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        """``np.max(self, axis)``: ties share the derivative evenly."""
+        """``np.max(self, axis)``: ties share the derivative evenly.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0, 3.0]), np.ones_like(np.array([1.0, 3.0])))
+        >>> x.max().primal
+        np.float64(3.0)
+        """
         return np.max(self, axis, out, keepdims)
 
     def min(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
-        """``np.min(self, axis)``: ties share the derivative evenly."""
+        """``np.min(self, axis)``: ties share the derivative evenly.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0, 3.0]), np.ones_like(np.array([1.0, 3.0])))
+        >>> x.min().primal
+        np.float64(1.0)
+        """
         return np.min(self, axis, out, keepdims)
 
     def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
-        """``np.cumsum(self, axis)``."""
+        """``np.cumsum(self, axis)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0, 3.0]), np.ones_like(np.array([1.0, 3.0])))
+        >>> x.cumsum().primal
+        array([1., 4.])
+        """
         return np.cumsum(self, axis, dtype, out)
 
     def clip(self, min: Any = None, max: Any = None) -> Any:
-        """``np.clip(self, min, max)``."""
+        """``np.clip(self, min, max)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([-1.0, 3.0]), np.ones_like(np.array([-1.0, 3.0])))
+        >>> x.clip(0.0, 2.0).primal
+        array([0., 2.])
+        """
         return np.clip(self, min, max)
 
     def dot(self, other: Any) -> Any:
-        """``np.dot(self, other)``."""
+        """``np.dot(self, other)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0, 3.0]), np.ones_like(np.array([1.0, 3.0])))
+        >>> x.dot(np.ones(2)).primal
+        np.float64(4.0)
+        """
         return np.dot(self, other)
 
     def conj(self) -> Any:
-        """``np.conj(self)``."""
+        """``np.conj(self)``.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0 + 2j]), np.ones_like(np.array([1.0 + 2j])))
+        >>> x.conj().primal
+        array([1.-2.j])
+        """
         return np.conj(self)
 
     conjugate = conj
 
     def copy(self) -> Any:
-        """The value itself: lifted values are immutable."""
+        """The value itself: lifted values are immutable.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> x = dd.Dual(np.array([1.0]), np.ones_like(np.array([1.0])))
+        >>> x.copy() is x
+        True
+        """
         return self
 
     def __matmul__(self, other: Any) -> Any:

@@ -20,4 +20,12 @@ class DomainError(ValueError):
 
 
 class NoRuleError(TypeError):
-    """A function has no derivative rule in dualdiff."""
+    """A function has no derivative rule in dualdiff.
+
+    >>> import numpy as np, dualdiff as dd
+    >>> try:
+    ...     dd.jvp(np.fft.fft, np.ones(4), np.ones(4))
+    ... except dd.NoRuleError as e:
+    ...     print(e)
+    np.fft.fft has no derivative rule in dualdiff
+    """

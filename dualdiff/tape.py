@@ -48,18 +48,37 @@ class Op(NamedTuple):
 
 
 class ReleasedTapeError(RuntimeError):
-    """A tape was used after its backward sweep released it."""
+    """A tape was used after its backward sweep released it.
+
+    >>> tape = Tape()
+    >>> x = tape.var(2.0)
+    >>> (x * x).backward()
+    >>> try:
+    ...     x * x
+    ... except ReleasedTapeError as e:
+    ...     print(str(e)[:36])
+    this tape was released after its bac
+    """
 
 
 class Tape:
     """A Wengert list for one reverse-mode level.
+
+    >>> tape = Tape()
+    >>> x = tape.var(3.0)
+    >>> y = x * x + 1.0
+    >>> len(tape), tape.sweep([(y.index, 1.0)])[x.index]
+    (2, 6.0)
 
     Scalar elementwise entries are flat: ``(out, i, c)`` for one active
     input with partial ``c``, ``(out, i, c, j, d)`` for two. Otherwise
     ``entries[k] = (out, ins, coefs, extra)``: for an elementwise rule,
     ``coefs`` are the local partials (or +1/-1) for the active inputs ``ins``
     and ``extra`` the input shapes when arrays may need un-broadcasting; for a
-    linear rule ``coefs`` is None and ``extra = (rule, input shape, params)``.
+    linear rule ``coefs`` is None and ``extra = (transposed rule, number of
+    direction axes, its parameters)``; for a general rule ``coefs`` is
+    ``GENERAL`` and ``extra = (rule, active argument positions, output,
+    primals, params)``.
     """
 
     __slots__ = ("__weakref__", "entries", "leaf_grads", "leaves", "level", "ops", "size")

@@ -52,514 +52,46 @@ numeric value at the point.
 from __future__ import annotations
 
 import inspect
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import mpmath
 import numpy as np
 
 from .backends import backend_for
 from .core import Lifted, apply, apply_general, apply_linear
 from .evaluate import local
-from .rules import TABLE, Elementwise, General, Linear, Rule
+from .formulas import (
+    BAR,
+    DOT,
+    PREC_ATOM,
+    PREC_MUL,
+    SYMBOLIC,
+    Sym,
+    fill_template,
+    is_number,
+    latex_call,
+    marked,
+    name_sym,
+    name_tex,
+    number_text,
+    param_text,
+    structural,
+    sym_add,
+    sym_mul,
+    tex_escape,
+    to_sym,
+    var_sym,
+    var_tex,
+    var_text,
+)
+from .rules import Elementwise, General, Linear, Rule
 from .tables import Column, Table, format_value
 from .tape import Tape
 from .transforms import jvp
 from .tree import check_input, check_like, leaves, output_leaves, rebuild
 
 __all__ = ["Output", "Step", "Trace", "trace"]
-
-_DOT = "\u0307"  # combining dot above: v̇
-_BAR = "\u0304"  # combining macron: v̄
-
-# ==========================================================================
-# symbolic formulas, in plain text and LaTeX at once
-# ==========================================================================
-
-_ADD, _MUL, _NEG, _POW, _ATOM = 1, 2, 3, 4, 5
-
-
-def _is_num(x: Any) -> bool:
-    return (
-        isinstance(x, (int, float, complex, np.number, mpmath.mpf, mpmath.mpc))
-        and not isinstance(x, (bool, np.bool_))
-        and not isinstance(x, Sym)
-    )
-
-
-def _num_text(x: Any) -> str:
-    """A constant as it reads in a formula: ``2`` for 2.0, six digits at most."""
-    if isinstance(x, np.ndarray):
-        return format_value(x, 4)
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        return str(int(x))
-    if isinstance(x, (float, np.floating)):
-        f = float(x)
-        if f.is_integer() and abs(f) < 1e15:
-            return str(int(f))
-        r = repr(f)
-        return r if len(r) <= 8 else f"{f:.6g}"
-    return format_value(x, 6)
-
-
-def _latex_num(text: str) -> str:
-    text = text.replace("inf", r"\infty").replace("…", r"\ldots")
-    return re.sub(
-        r"e([+-])0*(\d+)", lambda m: r" \times 10^{" + ("-" if m.group(1) == "-" else "") + m.group(2) + "}", text
-    )
-
-
-class Sym:
-    """A formula, held as plain text and as LaTeX, with operator precedences.
-
-    Arithmetic on Syms and numbers builds new Syms and folds the trivial
-    cases (``1 * a``, ``a + 0``, ``a ** 1``), so a rule's partial evaluated
-    on Syms reads as a textbook formula.
-
-    >>> a, b = Sym.atom("v_0", "v_{0}"), Sym.atom("v_1", "v_{1}")
-    >>> str(1 * a + b * 2 ** 1), (a / b).tex
-    ('v_0 + v_1 * 2', '\\\\frac{v_{0}}{v_{1}}')
-    """
-
-    __slots__ = ("den", "negated", "num", "prec", "tex", "text", "tprec")
-    #: NumPy scalars and arrays defer to Sym's reflected operators.
-    __array_ufunc__ = None
-
-    def __init__(self, text: str, prec: int, tex: str, tprec: int) -> None:
-        self.text, self.prec, self.tex, self.tprec = text, prec, tex, tprec
-        self.negated: Sym | None = None  # set when this is -negated
-        self.num: Any = None  # set with den when this is num / den
-        self.den: Sym | None = None
-
-    @classmethod
-    def atom(cls, text: str, tex: str | None = None) -> Sym:
-        """A symbol that never needs parentheses.
-
-        >>> Sym.atom("x").text
-        'x'
-        """
-        return cls(text, _ATOM, text if tex is None else tex, _ATOM)
-
-    def __repr__(self) -> str:
-        return f"Sym({self.text!r})"
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __add__(self, other: Any) -> Any:
-        return _add(self, other)
-
-    def __radd__(self, other: Any) -> Any:
-        return _add(other, self)
-
-    def __sub__(self, other: Any) -> Any:
-        return _sub(self, other)
-
-    def __rsub__(self, other: Any) -> Any:
-        return _sub(other, self)
-
-    def __mul__(self, other: Any) -> Any:
-        return _mul(self, other)
-
-    def __rmul__(self, other: Any) -> Any:
-        return _mul(other, self)
-
-    def __truediv__(self, other: Any) -> Any:
-        return _div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Any:
-        return _div(other, self)
-
-    def __pow__(self, other: Any) -> Any:
-        return _pow(self, other)
-
-    def __rpow__(self, other: Any) -> Any:
-        return _pow(other, self)
-
-    def __neg__(self) -> Any:
-        return _neg(self)
-
-    def __pos__(self) -> Any:
-        return self
-
-
-def _sym(x: Any) -> Sym:
-    """A number or array constant as a Sym (negative reals as negations)."""
-    if isinstance(x, Sym):
-        return x
-    if _is_num(x) and not isinstance(x, (complex, np.complexfloating, mpmath.mpc)) and x < 0:
-        return _neg(_sym(-x))
-    text = _num_text(x)
-    s = Sym.atom(text, _latex_num(text))
-    if isinstance(x, (complex, np.complexfloating, mpmath.mpc)):
-        s.prec = s.tprec = _ADD  # 1+2j reads as a sum
-    return s
-
-
-def _zero(x: Any) -> bool:
-    return _is_num(x) and x == 0
-
-
-def _one(x: Any) -> bool:
-    return _is_num(x) and x == 1
-
-
-def _minus_one(x: Any) -> bool:
-    return _is_num(x) and x == -1
-
-
-_OPS = {"+": (_ADD, " + ", " + "), "-": (_ADD, " - ", " - "), "*": (_MUL, " * ", r" \cdot "), "/": (_MUL, " / ", "")}
-
-
-def _paren(text: str, prec: int, need: bool, tex: bool = False) -> str:
-    if not need:
-        return text
-    return rf"\left({text}\right)" if tex else f"({text})"
-
-
-def _binary(a: Sym, b: Sym, op: str) -> Sym:
-    if op == "**":
-        text = f"{_paren(a.text, a.prec, a.prec <= _POW)} ** {_paren(b.text, b.prec, b.prec < _POW)}"
-        tex = f"{_paren(a.tex, a.tprec, a.tprec <= _POW, True)}^{{{b.tex}}}"
-        return Sym(text, _POW, tex, _POW)
-    prec, sep, tsep = _OPS[op]
-    strict = op in "-/"  # a - (b - c), a / (b * c) need their parentheses
-    right_plain = b.prec < prec or (strict and b.prec == prec) or b.prec == _NEG
-    text = f"{_paren(a.text, a.prec, a.prec < prec)}{sep}{_paren(b.text, b.prec, right_plain)}"
-    if op == "/":
-        return Sym(text, prec, rf"\frac{{{a.tex}}}{{{b.tex}}}", _ATOM)
-    right_tex = b.tprec < prec or (strict and b.tprec == prec) or b.tprec == _NEG
-    tex = f"{_paren(a.tex, a.tprec, a.tprec < prec, True)}{tsep}{_paren(b.tex, b.tprec, right_tex, True)}"
-    return Sym(text, prec, tex, prec)
-
-
-def _add(a: Any, b: Any) -> Any:
-    if _zero(a):
-        return b
-    if _zero(b):
-        return a
-    a, b = _sym(a), _sym(b)
-    if b.negated is not None:
-        return _binary(a, b.negated, "-")
-    return _binary(a, b, "+")
-
-
-def _sub(a: Any, b: Any) -> Any:
-    if _zero(b):
-        return a
-    if _zero(a):
-        return _neg(b)
-    a, b = _sym(a), _sym(b)
-    if b.negated is not None:
-        return _add(a, b.negated)
-    return _binary(a, b, "-")
-
-
-def _mul(a: Any, b: Any) -> Any:
-    if _zero(a) or _zero(b):
-        return 0
-    if _one(a):
-        return b
-    if _one(b):
-        return a
-    if _minus_one(a):
-        return _neg(b)
-    if _minus_one(b):
-        return _neg(a)
-    a, b = _sym(a), _sym(b)
-    if a.negated is not None:
-        return _neg(_mul(a.negated, b))
-    if b.negated is not None:
-        return _neg(_mul(a, b.negated))
-    if a.den is not None:  # (n / d) * b reads better as n * b / d
-        return _div(_mul(a.num, b), a.den)
-    if b.den is not None:
-        return _div(_mul(a, b.num), b.den)
-    return _binary(a, b, "*")
-
-
-def _div(a: Any, b: Any) -> Any:
-    if _one(b):
-        return a
-    if _zero(a):
-        return 0
-    a, b = _sym(a), _sym(b)
-    if a.negated is not None:
-        return _neg(_div(a.negated, b))
-    if b.negated is not None:
-        return _neg(_div(a, b.negated))
-    r = _binary(a, b, "/")
-    r.num, r.den = (1 if a.text == "1" else a), b
-    return r
-
-
-def _pow(a: Any, b: Any) -> Any:
-    if _one(b):
-        return a
-    if _zero(b):
-        return 1
-    return _binary(_sym(a), _sym(b), "**")
-
-
-def _neg(a: Any) -> Any:
-    if not isinstance(a, Sym):
-        if _is_num(a):
-            return -a
-        a = _sym(a)
-    if a.negated is not None:
-        return a.negated
-    r = Sym(
-        "-" + _paren(a.text, a.prec, a.prec <= _ADD), _NEG, "-" + _paren(a.tex, a.tprec, a.tprec <= _ADD, True), _NEG
-    )
-    r.negated = a
-    return r
-
-
-#: LaTeX for the functions of the rule table that have a standard notation.
-_LATEX_FUNCTIONS = {
-    "sin": r"\sin",
-    "cos": r"\cos",
-    "tan": r"\tan",
-    "sinh": r"\sinh",
-    "cosh": r"\cosh",
-    "tanh": r"\tanh",
-    "arcsin": r"\arcsin",
-    "arccos": r"\arccos",
-    "arctan": r"\arctan",
-    "exp": r"\exp",
-    "log": r"\ln",
-    "log2": r"\log_2",
-    "log10": r"\log_{10}",
-}
-_OPERATOR_FUNCS: dict[str, Callable[..., Any]] = {
-    "add": _add,
-    "sub": _sub,
-    "mul": _mul,
-    "truediv": _div,
-    "pow": _pow,
-    "neg": _neg,
-    "pos": lambda a: a,
-}
-_CALL_FORM = re.compile(r"\w+\(.*\)")
-_PLACEHOLDER = re.compile(r"\{(\d+)\}")
-
-
-def _fill(template: str, args: Sequence[str], precs: Sequence[int], tex: bool) -> str:
-    """Put ``args`` into a rule template; compound arguments get parentheses
-    unless the template is a function call."""
-    call = bool(_CALL_FORM.fullmatch(template))
-
-    def put(m: re.Match[str]) -> str:
-        i = int(m.group(1))
-        if i >= len(args):
-            return m.group(0)
-        text = args[i]
-        if not call and precs[i] < _ATOM:
-            text = _paren(text, precs[i], True, tex)
-        if tex and m.start() > 0 and template[m.start() - 1] == "^":
-            text = "{" + text + "}"
-        return text
-
-    return _PLACEHOLDER.sub(put, template)
-
-
-def _call_sym(rule: Rule, args: Sequence[Any]) -> Any:
-    """``rule(*args)`` for an elementwise rule, as a formula in the notation of its template."""
-    if rule.name in _OPERATOR_FUNCS:
-        return _OPERATOR_FUNCS[rule.name](*args)
-    syms = [_sym(a) for a in args]
-    text = _fill(rule.template, [s.text for s in syms], [s.prec for s in syms], tex=False)
-    prec = _ATOM if _CALL_FORM.fullmatch(rule.template) else _ADD
-    return Sym(text, prec, _latex_call(rule, syms), prec)
-
-
-def _latex_call(rule: Rule, syms: Sequence[Sym]) -> str:
-    """LaTeX for an elementwise rule applied to ``syms``."""
-    name = rule.name
-    t = [s.tex for s in syms]
-    if name in _OPERATOR_FUNCS:
-        return _operator_tex(name, syms)
-    if name == "sqrt":
-        return rf"\sqrt{{{t[0]}}}"
-    if name == "cbrt":
-        return rf"\sqrt[3]{{{t[0]}}}"
-    if name == "abs":
-        return rf"\lvert {t[0]} \rvert"
-    if name in _LATEX_FUNCTIONS:
-        return rf"{_LATEX_FUNCTIONS[name]}\left({', '.join(t)}\right)"
-    if _CALL_FORM.fullmatch(rule.template):
-        return rf"\operatorname{{{name}}}\left({', '.join(t)}\right)"
-    return _fill(rule.template, t, [s.tprec for s in syms], True)
-
-
-def _operator_tex(name: str, ops: Sequence[Sym]) -> str:
-    """LaTeX for an arithmetic step, written as recorded (nothing folded)."""
-    t = [o.tex if o.tprec >= _ATOM else rf"\left({o.tex}\right)" for o in ops]
-    if name == "neg":
-        return f"-{t[0]}"
-    if name == "pos":
-        return f"+{t[0]}"
-    if name == "pow":
-        return f"{t[0]}^{{{ops[1].tex}}}"
-    if name == "truediv":
-        return rf"\frac{{{ops[0].tex}}}{{{ops[1].tex}}}"
-    sep = {"add": " + ", "sub": " - ", "mul": r" \cdot "}[name]
-    return sep.join(t)
-
-
-def _structural(rule: Rule, operands: Sequence[Sym], params: tuple[Any, ...], ndim: int | None = None) -> Sym:
-    """A linear or general rule applied to ``operands``, with its parameters shown.
-
-    ``getitem`` reads ``v_0[1:3]``, reductions ``sum(v_2, axis=0)`` (the axis
-    left out when everything is summed; ``ndim`` is the operand's), einsum
-    ``einsum('ij,jk->ik', v_0, v_1)``; other parameters follow the operands.
-    """
-    name = rule.name
-    texts, texs = [o.text for o in operands], [o.tex for o in operands]
-    if name == "getitem":
-        idx = _index_text(params[0]) if params else ""
-        return Sym(f"{texts[0]}[{idx}]", _ATOM, f"{texs[0]}[{_tex_escape(idx)}]", _ATOM)
-    template = rule.template
-    if "{0}, ..." in template:  # variadic: einsum, concatenate
-        template = template.replace("{0}, ...", ", ".join(f"{{{i}}}" for i in range(len(operands))))
-    used = max((int(m) for m in _PLACEHOLDER.findall(template)), default=-1) + 1
-    shown = [_param_value(p) for p in params[: max(used - len(operands), 0)]]
-    rest = _param_text(rule, params[max(used - len(operands), 0) :], ndim)
-    if name == "einsum" and len(params) == 2:
-        ins, out = params
-        spec = ",".join(str(i) for i in ins) + "->" + str(out)
-        rest, texts, texs = "", [repr(spec)] + texts, [rf"\texttt{{{_tex_escape(repr(spec))}}}"] + texs
-        template = "einsum(" + ", ".join(f"{{{i}}}" for i in range(len(texts))) + ")"
-    text = _fill(
-        template,
-        texts + shown,
-        [o.prec for o in operands] + [_ATOM] * (len(texts) - len(operands) + len(shown)),
-        tex=False,
-    )
-    call = bool(_CALL_FORM.fullmatch(template))
-    if rest and call:
-        text = text[:-1] + ", " + rest + ")"
-    elif rest:
-        text = f"{text} ({rest})"
-    tex_args = texs + [rf"\text{{{_tex_escape(t)}}}" for t in shown]
-    if name == "matmul":
-        tex = " ".join(t if o.tprec >= _ATOM else rf"\left({t}\right)" for t, o in zip(texs, operands))
-    elif name == "inv":
-        tex = rf"{texs[0]}^{{-1}}"
-    elif name == "det":
-        tex = rf"\det\left({texs[0]}\right)"
-    elif name == "logabsdet":
-        tex = rf"\log\left\lvert\det\left({texs[0]}\right)\right\rvert"
-    elif call:
-        fname = template[: template.index("(")]
-        inner = _fill(template[template.index("(") + 1 : -1], tex_args, [_ATOM] * len(tex_args), True)
-        if rest:
-            inner += rf", \text{{{_tex_escape(rest)}}}"
-        tex = rf"\operatorname{{{_tex_escape(fname)}}}\left({inner}\right)"
-    else:
-        tex = _tex_escape(text)
-    prec = _ATOM if call else _ADD
-    return Sym(text, prec, tex, prec)
-
-
-def _param_value(p: Any) -> str:
-    """A static parameter as it reads in a formula (arrays compact)."""
-    if isinstance(p, np.ndarray):
-        return format_value(p, 4) if p.size > 4 else str(p.tolist())
-    return repr(p)
-
-
-def _tex_escape(text: str) -> str:
-    return text.replace("_", r"\_").replace("{", r"\{").replace("}", r"\}")
-
-
-class _SymbolicMath:
-    """The math namespace ``m`` that makes a rule's partial return a formula."""
-
-    def __getattr__(self, name: str) -> Any:
-        rule = TABLE.get(name)
-        if isinstance(rule, Elementwise):
-            return lambda *args: _call_sym(rule, args)
-        raise AttributeError(name)
-
-    @staticmethod
-    def const(like: Any, c: Any) -> Any:
-        return c
-
-    @staticmethod
-    def pi(like: Any) -> Sym:
-        return Sym.atom("π", r"\pi")
-
-    @staticmethod
-    def zero(like: Any) -> Any:
-        return 0
-
-    @staticmethod
-    def xlogy(y: Any, x: Any) -> Any:
-        return _mul(y, _call_sym(TABLE["log"], (x,)))
-
-    @staticmethod
-    def safe_div(a: Any, b: Any) -> Any:
-        return _div(a, b)
-
-
-_SYMBOLIC = _SymbolicMath()
-
-
-# ==========================================================================
-# names
-# ==========================================================================
-
-_GREEK = set(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
-    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()
-)
-
-
-def _var_text(index: int, mark: str = "") -> str:
-    sub = str(index) if 0 <= index <= 9 else f"{{{index}}}"
-    return f"v{mark}_{sub}"
-
-
-def _var_tex(index: int, mark: str = "") -> str:
-    base = {"": "v", _DOT: r"\dot{v}", _BAR: r"\bar{v}"}[mark]
-    return f"{base}_{{{index}}}"
-
-
-def _var_sym(index: int, mark: str = "") -> Sym:
-    return Sym.atom(_var_text(index, mark), _var_tex(index, mark))
-
-
-def _name_tex(name: str, mark: str = "") -> str:
-    """LaTeX for a variable name: ``x1`` -> ``x_{1}``, ``theta`` -> ``\\theta``."""
-    m = re.fullmatch(r"([A-Za-z]+)_?(\d+)", name) or re.fullmatch(r"([A-Za-z]+)_([A-Za-z0-9]+)", name)
-    letters, sub = (m.group(1), m.group(2)) if m else (name, None)
-    if letters in _GREEK:
-        base = "\\" + letters
-    elif len(letters) == 1 and letters.isalpha():
-        base = letters
-    else:
-        base = rf"\mathit{{{_tex_escape(letters)}}}"
-    if mark:
-        base = (r"\dot{" if mark == _DOT else r"\bar{") + base + "}"
-    return base if not sub else f"{base}_{{{sub}}}"
-
-
-def _marked(name: str, mark: str) -> str:
-    """``x1`` with a dot or bar over its first letter: ``ẋ1``, ``ȳ_2`` (NFC-normalized)."""
-    return unicodedata.normalize("NFC", name[0] + mark + name[1:]) if name else name
-
-
-def _name_sym(name: str, mark: str = "") -> Sym:
-    return Sym.atom(_marked(name, mark), _name_tex(name, mark))
-
-
-# ==========================================================================
-# the trace
-# ==========================================================================
 
 
 @dataclass
@@ -604,7 +136,7 @@ class Output:
     value: Any
 
     def __repr__(self) -> str:
-        src = _var_text(self.source[1]) if self.source[0] == "var" else _num_text(self.source[1])
+        src = var_text(self.source[1]) if self.source[0] == "var" else number_text(self.source[1])
         return f"Output({self.name} = {src} = {format_value(self.value)})"
 
 
@@ -705,7 +237,7 @@ class Trace:
         rows, tex = [], []
         for s in self.steps:
             rows.append({"variable": s.name, "operation": s.operation, "value": s.value, "kind": s.kind})
-            tex.append({"variable": f"${_var_tex(s.index)}$", "operation": f"${s.operation_latex}$"})
+            tex.append({"variable": f"${var_tex(s.index)}$", "operation": f"${s.operation_latex}$"})
         return rows, tex
 
     def _output_row(self, o: Output) -> tuple[dict[str, Any], dict[str, str]]:
@@ -763,12 +295,12 @@ class Trace:
             r, t = self._output_row(o)
             r["tangent"] = tangents[o.source[1] + self.n - 1] if o.source[0] == "var" else _zeros_like(o.value)
             if formulas:
-                sym = _var_sym(o.source[1], _DOT) if o.source[0] == "var" else 0
+                sym = var_sym(o.source[1], DOT) if o.source[0] == "var" else 0
                 r["tangent_formula"], t["tangent_formula"] = _text_and_tex(sym)
             rows.append(r)
             tex.append(t)
         columns = _COLUMNS + ([_TANGENT_FORMULA] if formulas else []) + [_TANGENT]
-        seeds = ", ".join(f"{_marked(n, _DOT)} = {format_value(d)}" for n, d in zip(self.names, seed))
+        seeds = ", ".join(f"{marked(n, DOT)} = {format_value(d)}" for n, d in zip(self.names, seed))
         title = f"Forward mode: tangents of {self.f_name} at {self._at()} for the seed {seeds}"
         return Table(columns, rows, title=title, latex_cells=tex)
 
@@ -795,7 +327,7 @@ class Trace:
             r, t = self._output_row(o)
             r["adjoint"] = g
             if formulas:
-                r["adjoint_formula"], t["adjoint_formula"] = _text_and_tex(_name_sym(o.name, _BAR))
+                r["adjoint_formula"], t["adjoint_formula"] = _text_and_tex(name_sym(o.name, BAR))
             rows.append(r)
             tex.append(t)
         for s, row, t in reversed(list(zip(self.steps, base, base_tex))):
@@ -805,10 +337,10 @@ class Trace:
             rows.append(row)
             tex.append(t)
         columns = _COLUMNS + ([_ADJOINT_FORMULA] if formulas else []) + [_ADJOINT]
-        if _is_num(y_bar) and len(self.outputs) > 1:
+        if is_number(y_bar) and len(self.outputs) > 1:
             shown = f"ȳ = {format_value(y_bar)} on every output"
         else:
-            shown = ", ".join(f"{_marked(o.name, _BAR)} = {format_value(g)}" for o, g in zip(self.outputs, bars))
+            shown = ", ".join(f"{marked(o.name, BAR)} = {format_value(g)}" for o, g in zip(self.outputs, bars))
         title = f"Reverse mode: adjoints of {self.f_name} at {self._at()} for {shown or 'no outputs'}, in sweep order"
         return Table(columns, rows, title=title, latex_cells=tex)
 
@@ -856,7 +388,7 @@ class Trace:
         return leaves(v)
 
     def _y_bars(self, y_bar: Any) -> list[Any]:
-        if not isinstance(y_bar, (tuple, list)) and np.ndim(y_bar) == 0 and _is_num(y_bar):
+        if not isinstance(y_bar, (tuple, list)) and np.ndim(y_bar) == 0 and is_number(y_bar):
             return [np.full(np.shape(o.value), y_bar) if np.ndim(o.value) else y_bar for o in self.outputs]
         y_bar = check_input("y_bar", y_bar)
         bars = []
@@ -887,8 +419,8 @@ class Trace:
         if rule.signs is not None:
             result: list[Any] = [sg if a else None for sg, a in zip(rule.signs, active)]
         else:
-            args = [_var_sym(ref) if kind == "var" else ref for kind, ref in s.operands]
-            y = _var_sym(s.index)
+            args = [var_sym(ref) if kind == "var" else ref for kind, ref in s.operands]
+            y = var_sym(s.index)
             result = []
             numeric: list[Any] | None = None
             for i, (p, a) in enumerate(zip(rule.partials, active)):
@@ -896,37 +428,37 @@ class Trace:
                     result.append(None)
                     continue
                 try:
-                    result.append(p(_SYMBOLIC, y, *args))
+                    result.append(p(SYMBOLIC, y, *args))
                 except Exception:  # a partial the symbolic namespace cannot express: its value
                     if numeric is None:
                         primals = [self.step(ref).value if kind == "var" else ref for kind, ref in s.operands]
                         numeric = local(rule, backend_for(primals), primals, active)[1]
-                    result.append(_sym(numeric[i]))
+                    result.append(to_sym(numeric[i]))
         self._partials[s.index] = result
         return result
 
     def _tangent_sym(self, s: Step) -> Any:
         if s.kind == "input":
-            return _name_sym(s.label or "x", _DOT)
+            return name_sym(s.label or "x", DOT)
         rule = s.rule
         if isinstance(rule, Elementwise):
             total: Any = 0
             for (kind, ref), c in zip(s.operands, self._partial_syms(s)):
                 if kind == "var":
-                    total = _add(total, _mul(c, _var_sym(ref, _DOT)))
+                    total = sym_add(total, sym_mul(c, var_sym(ref, DOT)))
             return total
         if isinstance(rule, Linear):
-            return _structural(rule, [_var_sym(s.operands[0][1], _DOT)], s.params, self._ndim(s))
+            return structural(rule, [var_sym(s.operands[0][1], DOT)], s.params, self._ndim(s))
         terms: Any = 0
         for kind, ref in s.operands:
             if kind == "var":
                 d = Sym(
-                    f"∂{_var_text(s.index)}/∂{_var_text(ref)} · {_var_text(ref, _DOT)}",
-                    _MUL,
-                    rf"\frac{{\partial {_var_tex(s.index)}}}{{\partial {_var_tex(ref)}}} {_var_tex(ref, _DOT)}",
-                    _MUL,
+                    f"∂{var_text(s.index)}/∂{var_text(ref)} · {var_text(ref, DOT)}",
+                    PREC_MUL,
+                    rf"\frac{{\partial {var_tex(s.index)}}}{{\partial {var_tex(ref)}}} {var_tex(ref, DOT)}",
+                    PREC_MUL,
                 )
-                terms = _add(terms, d)
+                terms = sym_add(terms, d)
         return terms
 
     def _users(self) -> dict[int, list[tuple[str, Any, int]]]:
@@ -945,28 +477,28 @@ class Trace:
         total: Any = 0
         for kind, user, pos in users[s.index]:
             if kind == "output":
-                total = _add(total, _name_sym(user.name, _BAR))
+                total = sym_add(total, name_sym(user.name, BAR))
                 continue
             rule = user.rule
-            bar = _var_sym(user.index, _BAR)
+            bar = var_sym(user.index, BAR)
             if isinstance(rule, Elementwise):
-                total = _add(total, _mul(self._partial_syms(user)[pos], bar))
+                total = sym_add(total, sym_mul(self._partial_syms(user)[pos], bar))
             elif isinstance(rule, Linear):
-                extra = _param_text(rule, user.params, self._ndim(user))
+                extra = param_text(rule, user.params, self._ndim(user))
                 if extra and rule.name == "getitem":
                     extra = f"[{extra}]"
                 text = f"{rule.name}ᵀ({bar.text}" + (f", {extra})" if extra else ")")
-                targs = bar.tex + (rf", \text{{{_tex_escape(extra)}}}" if extra else "")
-                tex = rf"\operatorname{{{_tex_escape(rule.name)}}}^{{\top}}\left({targs}\right)"
-                total = _add(total, Sym(text, _ATOM, tex, _ATOM))
+                targs = bar.tex + (rf", \text{{{tex_escape(extra)}}}" if extra else "")
+                tex = rf"\operatorname{{{tex_escape(rule.name)}}}^{{\top}}\left({targs}\right)"
+                total = sym_add(total, Sym(text, PREC_ATOM, tex, PREC_ATOM))
             else:
                 term = Sym(
-                    f"{bar.text} · ∂{_var_text(user.index)}/∂{_var_text(s.index)}",
-                    _MUL,
-                    rf"{bar.tex} \frac{{\partial {_var_tex(user.index)}}}{{\partial {_var_tex(s.index)}}}",
-                    _MUL,
+                    f"{bar.text} · ∂{var_text(user.index)}/∂{var_text(s.index)}",
+                    PREC_MUL,
+                    rf"{bar.tex} \frac{{\partial {var_tex(user.index)}}}{{\partial {var_tex(s.index)}}}",
+                    PREC_MUL,
                 )
-                total = _add(total, term)
+                total = sym_add(total, term)
         return total
 
 
@@ -982,12 +514,12 @@ _ADJOINT = Column("adjoint", "adjoint", "adjoint", kind="number")
 
 
 def _text_and_tex(sym: Any) -> tuple[str, str]:
-    s = _sym(sym)
+    s = to_sym(sym)
     return s.text, f"${s.tex}$"
 
 
 def _source_sym(source: tuple[str, Any]) -> Sym:
-    return _var_sym(source[1]) if source[0] == "var" else _sym(source[1])
+    return var_sym(source[1]) if source[0] == "var" else to_sym(source[1])
 
 
 def _zeros_like(value: Any) -> Any:
@@ -1005,51 +537,12 @@ def _apply_rule(rule: Rule, args: list[Any], params: tuple[Any, ...]) -> Any:
     raise TypeError(f"trace cannot replay a rule of kind {type(rule).__name__}: {rule!r}")
 
 
-def _index_text(index: Any) -> str:
-    """``x[1:3, 0]``-style text for an index."""
-    parts = index if isinstance(index, tuple) else (index,)
-    out = []
-    for p in parts:
-        if isinstance(p, slice):
-            a = "" if p.start is None else str(p.start)
-            b = "" if p.stop is None else str(p.stop)
-            out.append(f"{a}:{b}" + ("" if p.step is None else f":{p.step}"))
-        elif p is Ellipsis:
-            out.append("...")
-        elif p is None:
-            out.append("None")
-        elif isinstance(p, np.ndarray):
-            out.append(format_value(p, 4) if p.size > 4 else str(p.tolist()))
-        else:
-            out.append(str(p))
-    return ", ".join(out)
-
-
-_REDUCTIONS = {"sum", "max", "min", "prod"}
-
-
-def _param_text(rule: Rule, params: tuple[Any, ...], ndim: int | None = None) -> str:
-    """The static parameters of a linear or general step, as they read after its operands."""
-    if rule.name in _REDUCTIONS and len(params) in (1, 2):
-        axis, keepdims = (tuple(params) + (False,))[:2]
-        if isinstance(axis, (tuple, list)) and len(axis) == 1:
-            axis = axis[0]
-        everything = axis is None or (
-            ndim is not None and sorted(a % ndim for a in np.atleast_1d(axis).tolist()) == list(range(ndim))
-        )
-        shown = ([] if everything else [f"axis={axis}"]) + (["keepdims=True"] if keepdims else [])
-        return ", ".join(shown)
-    if rule.name == "cumsum" and len(params) == 1:
-        return f"axis={params[0]}"
-    return ", ".join(_param_value(p) for p in params)
-
-
 def _operation(rule: Rule, operands: Sequence[Sym], params: tuple[Any, ...], ndim: int | None) -> tuple[str, str]:
     """A step's operation as the rule's template writes it, nothing folded."""
     if isinstance(rule, Elementwise):
-        text = _fill(rule.template, [o.text for o in operands], [o.prec for o in operands], tex=False)
-        return text, _latex_call(rule, operands)
-    s = _structural(rule, operands, params, ndim)
+        text = fill_template(rule.template, [o.text for o in operands], [o.prec for o in operands], tex=False)
+        return text, latex_call(rule, operands)
+    s = structural(rule, operands, params, ndim)
     return s.text, s.tex
 
 
@@ -1137,7 +630,7 @@ def trace(
     for k, (name, var) in enumerate(zip(names, inputs)):
         idx = k - n + 1
         index_of[var.index] = idx
-        steps.append(Step(idx, _var_text(idx), "input", var.primal, name, _name_tex(name), label=name))
+        steps.append(Step(idx, var_text(idx), "input", var.primal, name, name_tex(name), label=name))
     for j, op in enumerate(tape.ops):
         idx = j + 1
         operands = []
@@ -1152,7 +645,7 @@ def trace(
                     )
                 operands.append(("const", val))
         index_of[op.out] = idx
-        steps.append(Step(idx, _var_text(idx), "intermediate", None, "", "", op.rule, tuple(operands), op.params))
+        steps.append(Step(idx, var_text(idx), "intermediate", None, "", "", op.rule, tuple(operands), op.params))
 
     f_name = getattr(f, "__name__", "f")
     if not isinstance(f_name, str) or not f_name.isidentifier():
@@ -1163,7 +656,7 @@ def trace(
     for s, op in zip(tr.intermediates, tape.ops):
         s.value = op.value  # the recorded value of each step
     for s in tr.intermediates:
-        syms = [_var_sym(ref) if kind == "var" else _const_operand(ref) for kind, ref in s.operands]
+        syms = [var_sym(ref) if kind == "var" else _const_operand(ref) for kind, ref in s.operands]
         s.operation, s.operation_latex = _operation(s.rule, syms, s.params, tr._ndim(s))  # type: ignore[arg-type]
 
     # outputs: tape variables, object arrays of them, or constants
@@ -1185,16 +678,16 @@ def trace(
             raise ValueError(f"output_names gives {len(onames)} name(s) for {len(sources)} output(s): {onames!r}")
     for name, src in zip(onames, sources):
         value = tr.step(src[1]).value if src[0] == "var" else src[1]
-        tex = _name_tex(name)
+        tex = name_tex(name)
         tr.outputs.append(Output(name, tex, src, value))
     tr.y = rebuild(out, ys)
     return tr
 
 
 def _const_operand(value: Any) -> Sym:
-    s = _sym(value)
-    if s.prec < _ATOM:  # a negative constant as an operand: (-2)
-        s = Sym(f"({s.text})", _ATOM, rf"\left({s.tex}\right)", _ATOM)
+    s = to_sym(value)
+    if s.prec < PREC_ATOM:  # a negative constant as an operand: (-2)
+        s = Sym(f"({s.text})", PREC_ATOM, rf"\left({s.tex}\right)", PREC_ATOM)
     return s
 
 
