@@ -74,6 +74,7 @@ SINGLE_THREAD_ENV = {
 os.environ.update(SINGLE_THREAD_ENV)
 
 import numpy as np  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 LIBRARIES = ["dualdiff", "jax", "torch", "autograd", "mygrad"]
 #: glibc told to keep freed memory: no re-faulting of pages between calls.
@@ -431,14 +432,7 @@ def table(runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
 
 
 def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
     return (
         f"{cpu}, {os.cpu_count()} logical CPUs (load average {load[0]:.1f} at the end of the run); "

@@ -82,6 +82,8 @@ SINGLE_THREAD_ENV = {
 }
 os.environ.update(SINGLE_THREAD_ENV)
 
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py, beside this script)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 X0 = 0.3
 BLOCKS = 100
@@ -503,14 +505,7 @@ def mpmath_reference() -> float | None:
 
 
 def machine_facts() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or "unknown"
+    cpu = cpu_model()
     return {
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "cpu": f"{cpu} ({os.cpu_count()} logical CPUs)",
