@@ -118,14 +118,11 @@ import numpy as np
 from . import dual as _dual
 from .core import OPERATOR_METHODS, Lifted, new_level
 from .dual import Dual
-from .rules import POW, SQUARE, TABLE, Elementwise, General, Linear, Rule
+from .rules import TABLE, Elementwise, General, Linear, Rule
 from .tape import GENERAL, Tape, Var
 from .tree import leaves, output_leaves, rebuild
 
 Shape = tuple[int, ...]
-
-#: The modes' test for ``x ** 2`` computed as ``square`` (None if they stop doing that).
-_is_two: Callable[[Any], bool] | None = getattr(_dual, "_is_two", None)
 
 __all__ = [
     "ELEMENT_CLASS",
@@ -701,13 +698,6 @@ def _general_out_shape(entry: tuple[Any, ...], shapes: tuple[Shape, ...]) -> Sha
     return np.broadcast_shapes(*shapes)  # pragma: no cover - only if the tape's layout changes
 
 
-def _is_square(rule: Rule, operands: tuple[tuple[str, Any], ...], shapes: tuple[Shape, ...]) -> bool:
-    """``x ** 2`` of an array: both modes compute it with the square rule (``dual._is_two``)."""
-    if rule is not POW or _is_two is None or operands[1][0] != "const" or operands[0][0] != "slot":
-        return False
-    return bool(shapes[0]) and _is_two(operands[1][1])
-
-
 def _output_slots(out: Any, tape: Tape) -> set[int]:
     slots: set[int] = set()
     for leaf in output_leaves(out):
@@ -763,10 +753,7 @@ def record(f: Callable[[Any], Any], x: Any) -> Recording:
                 if sh != first:
                     same = False
             out_shape = first if same else np.broadcast_shapes(*arg_shapes)
-            if rule is POW and _is_square(rule, op.operands, tuple(arg_shapes)):
-                rule_c, shapes_c, active_c = SQUARE, (arg_shapes[0],), (True,)
-            else:
-                rule_c, shapes_c, active_c = rule, tuple(arg_shapes), tuple(active)
+            rule_c, shapes_c, active_c = rule, tuple(arg_shapes), tuple(active)
             cost = cache.get((rule_c.name, shapes_c, active_c))
             if cost is None:
                 cost = _elementwise_cost(rule_c, shapes_c, out_shape, active_c)
@@ -1081,27 +1068,27 @@ _PATCH_LOCK = threading.Lock()
 def _counting_duals(counts: Counter[str], elements: Counter[str]) -> Iterator[None]:
     """Wrap Dual's entry points so that each primitive application is counted once.
 
-    Only while the context lasts, and only for this thread (nested calls inside
-    an application, such as a fallback from a fast path, are not counted).
+    Only while the context lasts, and only for this thread. The innermost
+    entry point is credited: an operator that the dispatch hands to another
+    rule (``x ** 2`` of an array is computed as ``square``), or a fast path
+    that falls back to the generic one, counts as the application that ran.
     """
     owner = threading.get_ident()
-    depth = [0]
+    total = [0]
     saved: dict[str, Any] = {}
     unary: dict[Any, Any] = {}
 
     def wrap(fn: Callable[..., Any], rule_of: Callable[[tuple[Any, ...]], Rule]) -> Callable[..., Any]:
         def counted(*args: Any) -> Any:
-            if depth[0] or threading.get_ident() != owner:
+            if threading.get_ident() != owner:
                 return fn(*args)
-            depth[0] += 1
-            try:
-                result = fn(*args)
-            finally:
-                depth[0] -= 1
-            if type(result) is Dual:
+            before = total[0]
+            result = fn(*args)
+            if total[0] == before and type(result) is Dual:  # nothing inside was counted
                 name = rule_of(args).name
                 counts[name] += 1
                 elements[name] += int(np.size(result.primal))
+                total[0] += 1
             return result
 
         return counted

@@ -28,9 +28,8 @@ import numpy as np
 
 from .backends import FLOAT, backend_for
 from .core import OPERATOR_METHODS, Lifted, apply2, apply_general, apply_linear, new_level, register_lifted_type
-from .dual import _is_two
 from .evaluate import FLOAT_ERRORS, evaluate, local
-from .rules import GETITEM, POW, SQUARE, TABLE, Elementwise, General, Linear, Rule, getitem_add, sum_to_shape
+from .rules import GETITEM, TABLE, Elementwise, General, Linear, Rule, getitem_add, sum_to_shape
 
 
 class Op(NamedTuple):
@@ -363,9 +362,6 @@ class Var(Lifted):
                 active.append(False)
         assert tape is not None
         m = backend_for(primals)
-        logged = rule
-        if rule is POW and not active[1] and type(primals[0]) is np.ndarray and _is_two(primals[1]):
-            rule, primals, active = SQUARE, primals[:1], active[:1]  # x**2 on arrays: one pass fewer
         if rule.signs is not None:
             y = evaluate(rule, m, primals)
             coefs: list[Any] = [s for s, a in zip(rule.signs, active) if a]
@@ -378,7 +374,7 @@ class Var(Lifted):
             extra = tuple(np.shape(p) for p, a in zip(primals, active) if a)
         tape.entries.append((out.index, tuple(ins), coefs, extra))  # type: ignore[union-attr]
         if tape.ops is not None:
-            tape._log(logged, out, args)
+            tape._log(rule, out, args)
         return out
 
     @classmethod
