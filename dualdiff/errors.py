@@ -29,3 +29,22 @@ class NoRuleError(TypeError):
     ...     print(e)
     np.fft.fft has no derivative rule in dualdiff
     """
+
+
+class GuardError(RuntimeError):
+    """A recorded program was called where one of its recorded decisions goes the other way.
+
+    :func:`dualdiff.wengert` stores every decision ``f`` takes on a traced
+    value (``if x > 0``, ``int(x)``, an index computed from x) as a guard;
+    evaluating the program where a guard fails raises this error, naming the
+    guard, its recorded outcome and the line of ``f`` that took it, instead of
+    returning the value of the other branch.
+
+    >>> import dualdiff as dd
+    >>> prog = dd.wengert(lambda x: x * 2 if x > 0 else -x, 1.0)
+    >>> try:
+    ...     prog(-1.0)
+    ... except dd.GuardError as e:
+    ...     print(str(e).splitlines()[0])
+    guard 1 failed: bool(v_1) was True when recorded, False here
+    """

@@ -154,6 +154,7 @@ _ALL: list[Reference] = [
     _ref("reciprocal", lambda x: 1 / x, Arg(_pm(0.1, 10.0), NONZERO)),
     # roots, exponentials, logarithms
     _ref("sqrt", mpmath.sqrt, Arg(((1e-3, 100.0),), CUT_NEG)),
+    _ref("sqrt0", mpmath.sqrt, Arg(((1e-3, 100.0),), CUT_NEG)),
     _ref("cbrt", _cbrt, Arg(_pm(1e-3, 100.0), CUT_NEG)),
     _ref("exp", mpmath.exp, Arg(((-30.0, 30.0),), BOX)),
     _ref("exp2", lambda x: mpmath.power(2, x), Arg(((-40.0, 40.0),), BOX)),

@@ -488,8 +488,8 @@ def _large_functions():
 @pytest.mark.parametrize("name", sorted(_large_functions()))
 def test_in_place_memory_reuse_changes_nothing(name, monkeypatch):
     """The modes reuse large temporaries in place; the results must equal those without reuse."""
-    import dualdiff.dual as dual_mod
-    import dualdiff.tape as tape_mod
+    import dualdiff.modes.dual as dual_mod
+    import dualdiff.modes.tape as tape_mod
 
     f = _large_functions()[name]
     x = np.random.default_rng(5).uniform(-1, 1, LARGE)

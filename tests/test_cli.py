@@ -16,8 +16,8 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from dualdiff import cli
-from dualdiff.cli import main
+from dualdiff.cli import main as cli
+from dualdiff.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 GW = "ln(x1) + x1*x2 - sin(x2)"

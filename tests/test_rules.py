@@ -38,6 +38,7 @@ from reference import (
 )
 
 import dualdiff as dd
+from dualdiff.modes.functions import FUNCTIONS
 from dualdiff.rules import TABLE, Elementwise
 
 ELEMENTWISE = sorted(name for name, rule in TABLE.items() if isinstance(rule, Elementwise))
@@ -95,10 +96,16 @@ def reference(name: str) -> Reference:
     return ref
 
 
+#: Rules used inside NumPy functions only (sqrt0 is np.std's and the 2-norm's root).
+INTERNAL = {"sqrt0"}
+
+
 def public(name: str) -> Callable[..., Any]:
-    """The way a user reaches the rule: an operator or ``dd.<name>``."""
+    """The way a user reaches the rule: an operator, ``dd.<name>``, or (internal rules) its function."""
     if name in OPERATORS:
         return OPERATORS[name]
+    if name in INTERNAL:
+        return FUNCTIONS[name]
     fn = getattr(dd, name, None)
     assert callable(fn), f"rule {name!r} has no public function dd.{name}"
     return fn

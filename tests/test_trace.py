@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
-from dualdiff.tables import Column, Table, format_full, format_latex, format_value
+from dualdiff.notation.tabular import Column, Table, format_full, format_latex, format_value
 
 
 def col(table, key):
@@ -282,7 +282,7 @@ def test_rows_mark_inputs_intermediates_and_outputs():
 
 
 def test_partial_that_cannot_be_written_shows_its_value(monkeypatch):
-    trace_module = importlib.import_module("dualdiff.formulas")  # the symbolic namespace lives here
+    trace_module = importlib.import_module("dualdiff.notation.formulas")  # the symbolic namespace lives here
 
     real = trace_module._SymbolicMath.__getattr__
 

@@ -1,70 +1,39 @@
-"""What the two modes share: levels, the lifted-value base class, dispatch.
+"""The lifted-value base class: Python operators, comparisons, array methods, NumPy protocols.
 
-A *lifted* value is a number that carries derivative information for one
-*level*: a :class:`~dualdiff.dual.Dual` (forward mode) or a tape variable
-(reverse mode). Every ``jvp``/``vjp`` call takes a fresh level from a counter,
-so levels increase with nesting. An operation on several lifted values is
-handled by the one with the highest level; values of lower levels are
-constants to it (their derivative information stays inside its primal).
-That ordering is what rules out perturbation confusion: an inner derivative
-never mixes up its perturbation with an outer one.
+Every lifted type (:class:`~dualdiff.modes.dual.Dual`,
+:class:`~dualdiff.modes.tape.Var`, Taylor numbers, program tracers) derives
+from :class:`Lifted`, so ``x * y``, ``np.sin(x)``, ``x.sum(axis=0)`` and
+``x[1:]`` reach the rule table the same way for all of them. The modes
+replace the arithmetic operators with generated fast paths
+(:mod:`dualdiff.modes.fastpaths`) when they define their class.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import numpy as np
 
-from .backends import GENERIC, backend_for, register_type
-from .evaluate import evaluate
-from .rules import (
-    ABS,
-    ADD,
-    CEIL,
-    FLOOR,
-    GETITEM,
-    MUL,
-    NEG,
-    POS,
-    POW,
-    ROUND,
-    SQUARE,
-    SUB,
-    TRUEDIV,
-    Elementwise,
-    General,
-    Linear,
-    Rule,
-)
-
-_levels = itertools.count(1)
-
-#: The level of Duals a user builds by hand (``dd.Dual(2.0, 1.0)``): below
-#: every level a transform creates, so transforms treat them as constants
-#: that carry their own derivative.
-USER_LEVEL = 0
+from ..rules.elementwise import ABS, ADD, CEIL, FLOOR, MUL, NEG, POS, POW, ROUND, SUB, TRUEDIV
+from ..rules.structural import GETITEM
+from ..rules.values import EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, NOT_EQUAL
+from . import generic  # noqa: F401  (fills the math namespace of nested levels)
+from .core import LiftedBase, apply1, apply2, apply_linear, apply_nondiff, strip_all
+from .numpy_api import array_function, array_ufunc
 
 
-def new_level() -> int:
-    """A fresh level, higher than every level taken before (thread-safe)."""
-    return next(_levels)
+class Lifted(LiftedBase):
+    """Base of the lifted types: Python operators and NumPy's protocols route to the rule table.
 
-
-class Lifted:
-    """Base of Dual and tape variables: Python operators route to the rule table.
-
-    Subclasses provide ``primal``, ``level`` and the class methods
-    ``_elementwise(rule, args, level)`` and ``_linear(rule, x, params, nbatch)``.
+    Comparisons are functions of values (:mod:`dualdiff.rules.values`): a
+    comparison of Duals is a plain boolean, while a recording tracer keeps it.
+    ``float()``, ``int()`` and ``complex()`` refuse: they would drop the
+    derivative silently.
     """
 
-    __slots__ = ("level", "primal")
+    __slots__ = ()
     #: Make NumPy defer to us in mixed operations (``ndarray * Dual``).
     __array_priority__ = 1000
-
-    primal: Any
-    level: int
 
     # -- arithmetic ------------------------------------------------------
     def __add__(self, other: Any) -> Any:
@@ -117,24 +86,24 @@ class Lifted:
             raise TypeError("round(x, ndigits) of a lifted value is not supported; use round(x)")
         return apply1(ROUND, self)
 
-    # -- comparisons look at primal values only ---------------------------
+    # -- comparisons: functions of values --------------------------------
     def __lt__(self, other: Any) -> Any:
-        return self.primal < strip(other)
+        return apply_nondiff(LESS, (self, other))
 
     def __le__(self, other: Any) -> Any:
-        return self.primal <= strip(other)
+        return apply_nondiff(LESS_EQUAL, (self, other))
 
     def __gt__(self, other: Any) -> Any:
-        return self.primal > strip(other)
+        return apply_nondiff(GREATER, (self, other))
 
     def __ge__(self, other: Any) -> Any:
-        return self.primal >= strip(other)
+        return apply_nondiff(GREATER_EQUAL, (self, other))
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return self.primal == strip(other)
+        return apply_nondiff(EQUAL, (self, other))
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return self.primal != strip(other)
+        return apply_nondiff(NOT_EQUAL, (self, other))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -386,40 +355,12 @@ class Lifted:
     def __rmatmul__(self, other: Any) -> Any:
         return np.matmul(other, self)
 
-    # -- NumPy protocols (implemented in numpy_api) ------------------------
+    # -- NumPy protocols -------------------------------------------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        from .numpy_api import array_ufunc
-
         return array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        from .numpy_api import array_function
-
         return array_function(func, args, kwargs)
-
-    # -- hooks the modes implement ---------------------------------------
-    @classmethod
-    def _elementwise(cls, rule: Elementwise, args: tuple[Any, ...], level: int) -> Any:
-        raise NotImplementedError
-
-    @classmethod
-    def _general(cls, rule: General, args: tuple[Any, ...], params: tuple[Any, ...], level: int) -> Any:
-        raise NotImplementedError
-
-    @staticmethod
-    def _unary(rule: Elementwise, x: Any) -> Any:
-        """``rule(x)`` with ``x`` of this class; modes override with a fast path."""
-        return type(x)._elementwise(rule, (x,), x.level)
-
-    @staticmethod
-    def _binary(rule: Elementwise, a: Any, b: Any, level: int) -> Any:
-        """``rule(a, b)`` where a value of this class holds the top ``level``."""
-        top = a if isinstance(a, Lifted) and a.level == level else b
-        return type(top)._elementwise(rule, (a, b), level)
-
-    @classmethod
-    def _linear(cls, rule: Linear, x: Any, params: tuple[Any, ...], nbatch: int) -> Any:
-        raise NotImplementedError
 
 
 #: Binary operators and the rules behind them; the modes generate fast versions.
@@ -437,152 +378,3 @@ def _method_args(args: tuple[Any, ...]) -> Any:
     if not args:
         return None
     return args[0] if len(args) == 1 else args
-
-
-def strip(value: Any) -> Any:
-    """The primal of a lifted value (one level), or the value itself."""
-    return value.primal if isinstance(value, Lifted) else value
-
-
-def strip_all(value: Any) -> Any:
-    """The innermost plain number under any number of lifted levels."""
-    while isinstance(value, Lifted):
-        value = value.primal
-    return value
-
-
-def top_of(args: tuple[Any, ...]) -> Lifted | None:
-    """The lifted argument of the highest level, or None if there is none."""
-    top = None
-    level = -1
-    for a in args:
-        if isinstance(a, Lifted) and a.level > level:
-            top, level = a, a.level
-    return top
-
-
-def _is_two(b: Any) -> bool:
-    """A constant exponent 2, for which ``x ** 2`` is the square rule."""
-    return (type(b) is int or type(b) is float) and b == 2
-
-
-def apply(rule: Rule, *args: Any) -> Any:
-    """Apply an elementwise primitive to any mix of numbers and lifted values.
-
-    >>> from dualdiff.rules import MUL
-    >>> apply(MUL, 2.0, 3.0)
-    6.0
-    """
-    if len(args) == 2:
-        return apply2(rule, *args)  # type: ignore[arg-type]
-    top = top_of(args)
-    if top is None:
-        return evaluate(rule, backend_for(args), args)  # type: ignore[arg-type]
-    return top._elementwise(rule, args, top.level)  # type: ignore[arg-type]
-
-
-#: The lifted classes (filled by register_lifted_type): a set lookup on
-#: ``type(x)`` is the cheapest test on the hot path.
-LIFTED_TYPES: set[type] = set()
-
-
-def apply1(rule: Elementwise, x: Any) -> Any:
-    """``apply`` for one argument, without the generic machinery.
-
-    >>> from dualdiff.rules import SQRT
-    >>> apply1(SQRT, 4.0)
-    2.0
-    """
-    if type(x) in LIFTED_TYPES:
-        return x._unary(rule, x)
-    if isinstance(x, Lifted):
-        return x._unary(rule, x)
-    return evaluate(rule, backend_for((x,)), (x,))
-
-
-def apply2(rule: Elementwise, a: Any, b: Any) -> Any:
-    """``apply`` for two arguments: the higher level handles the operation.
-
-    >>> from dualdiff.rules import ADD
-    >>> apply2(ADD, 1.0, 2.0)
-    3.0
-    """
-    la = a.level if (type(a) in LIFTED_TYPES or isinstance(a, Lifted)) else -1
-    lb = b.level if (type(b) in LIFTED_TYPES or isinstance(b, Lifted)) else -1
-    if rule is POW and la > lb and _is_two(b) and type(strip_all(a)) is np.ndarray:
-        return apply1(SQUARE, a)  # x**2 of an array: the same derivative in one pass fewer
-    if la >= lb:
-        if la < 0:
-            return evaluate(rule, backend_for((a, b)), (a, b))
-        return a._binary(rule, a, b, la)
-    return b._binary(rule, a, b, lb)
-
-
-def apply_general(rule: General, args: tuple[Any, ...], params: tuple[Any, ...] = ()) -> Any:
-    """Apply a :class:`~dualdiff.rules.General` primitive to plain or lifted arguments.
-
-    >>> from dualdiff.rules import TABLE
-    >>> "sum" in TABLE
-    True
-    """
-    top = top_of(args)
-    if top is None:
-        return rule.fn(*args, *params)
-    return top._general(rule, args, params, top.level)
-
-
-def apply_linear(rule: Linear, x: Any, *params: Any, nbatch: int = 0) -> Any:
-    """Apply a linear primitive to ``x`` (plain or lifted); ``params`` are static.
-
-    ``nbatch`` trailing axes of ``x`` are directions the map leaves alone.
-
-    >>> from dualdiff.rules import SUM
-    >>> apply_linear(SUM, np.ones((2, 3)), 0)
-    array([2., 2., 2.])
-    """
-    if isinstance(x, Lifted):
-        return x._linear(rule, x, params, nbatch)
-    return rule.fn(x, nbatch, *params)
-
-
-def _register_generic() -> None:
-    """Nested levels compute their partials by dispatching through ``apply`` again."""
-    from .rules import TABLE
-
-    for name, rule in TABLE.items():
-        if isinstance(rule, Elementwise):
-            fn = _generic_function(rule)
-            setattr(GENERIC, name, fn)
-            rule.impl[GENERIC.slot] = fn
-    GENERIC.const = lambda like, c: _backend_of_innermost(like).const(strip_all(like), c)
-    GENERIC.pi = lambda like: _backend_of_innermost(like).pi(strip_all(like))
-    GENERIC.xlogy = lambda y, x: apply2(MUL, y, apply1(_LOG, x)) if strip_all(y) != 0 else 0 * y
-    GENERIC.safe_div = lambda a, b: apply2(TRUEDIV, a, b) if np.all(strip_all(b) != 0) else 0 * a
-    GENERIC.zero = lambda like: 0 * like
-
-
-def _generic_function(rule: Elementwise) -> Any:
-    if rule.nin == 1:
-        return lambda x: apply1(rule, x)
-    if rule.nin == 2:
-        return lambda a, b: apply2(rule, a, b)
-
-    def fn(*args: Any) -> Any:
-        return apply(rule, *args)
-
-    return fn
-
-
-def _backend_of_innermost(value: Any) -> Any:
-    return backend_for([strip_all(value)])
-
-
-def register_lifted_type(cls: type) -> None:
-    """Tell the backends and the dispatcher that ``cls`` is a lifted type."""
-    register_type(cls, GENERIC)
-    LIFTED_TYPES.add(cls)
-
-
-from .rules import LOG as _LOG  # noqa: E402
-
-_register_generic()

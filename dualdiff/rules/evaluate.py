@@ -16,9 +16,9 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from ..errors import DomainError
 from .backends import COMPLEX, FLOAT, MP, NUMPY, Backend
-from .errors import DomainError
-from .rules import Elementwise
+from .kinds import Elementwise
 
 #: What Python's float arithmetic and math module raise where IEEE 754 gives a limit.
 FLOAT_ERRORS = (ArithmeticError, ValueError)
@@ -27,7 +27,7 @@ FLOAT_ERRORS = (ArithmeticError, ValueError)
 def evaluate(rule: Elementwise, m: Backend, args: Sequence[Any]) -> Any:
     """The value of ``rule`` at ``args`` computed in namespace ``m``.
 
-    >>> from dualdiff.rules import LOG
+    >>> from dualdiff.rules.elementwise import LOG
     >>> evaluate(LOG, FLOAT, [0.0])
     -inf
     """
@@ -56,7 +56,7 @@ def local(rule: Elementwise, m: Backend, args: Sequence[Any], active: Sequence[b
     computed: a multiplication by a constant does not differentiate the
     constant).
 
-    >>> from dualdiff.rules import MUL
+    >>> from dualdiff.rules.elementwise import MUL
     >>> local(MUL, FLOAT, [2.0, 3.0], [True, False])
     (6.0, [3.0, None])
     """

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .backends import backend_of
-from .core import Lifted
+from ..rules.backends import backend_of
+from .core import LiftedBase as Lifted
 
 
 def leaves(tree: Any) -> list[Any]:

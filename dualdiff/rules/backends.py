@@ -8,9 +8,11 @@ and NumPy scalars, and dualdiff itself (``GENERIC``) when the operands are
 lifted values of an outer derivative level. That last one is what makes
 nested derivatives work with the very same formulas.
 
-Every namespace offers the same names: the elementwise functions of the rule
-table plus a few helpers the formulas use (``const``, ``pi``, ``xlogy``,
-``safe_div``).
+Every namespace offers the same names: the built-in elementwise functions of
+the rule table plus a few helpers the formulas use (``const``, ``pi``,
+``xlogy``, ``safe_div``, ``dpow``, ``zero``). Each helper is exact where the
+naive formula would give nan: ``xlogy(0, x) = 0``, ``safe_div(a, 0) = 0``,
+``dpow(a, 0) = 0`` (the derivative of the constant ``a**0``).
 """
 
 from __future__ import annotations
@@ -24,15 +26,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .errors import DomainError
-
-#: Names every namespace must provide (the elementwise primitives).
-ELEMENTWISE_NAMES = (
-    "add sub mul truediv pow neg pos abs square reciprocal sqrt cbrt exp exp2 "
-    "expm1 log log2 log10 log1p sin cos tan arcsin arccos arctan arctan2 sinh "
-    "cosh tanh arcsinh arccosh arctanh hypot erf erfc sigmoid softplus relu "
-    "maximum minimum sign floor ceil round"
-).split()
+from ..errors import DomainError
 
 
 class Backend:
@@ -110,6 +104,10 @@ def _float_xlogy(y: Any, x: Any) -> Any:
     return 0.0 * y if y == 0 else y * math.log(x)
 
 
+def _float_dpow(a: Any, b: Any) -> Any:
+    return 0.0 * a if b == 0 else b * a ** (b - 1)
+
+
 FLOAT = Backend()
 FLOAT.name = "float"
 _binary_ops(FLOAT)
@@ -118,7 +116,7 @@ FLOAT.add, FLOAT.sub, FLOAT.mul, FLOAT.truediv = operator.add, operator.sub, ope
 FLOAT.neg, FLOAT.pos = operator.neg, operator.pos
 FLOAT.pow = _float_pow
 FLOAT.abs = abs
-FLOAT.sqrt = math.sqrt
+FLOAT.sqrt = FLOAT.sqrt0 = math.sqrt
 FLOAT.cbrt = getattr(math, "cbrt", lambda x: float(np.cbrt(x)))
 FLOAT.exp = math.exp
 FLOAT.exp2 = getattr(math, "exp2", lambda x: 2.0**x)
@@ -147,6 +145,7 @@ FLOAT.const = lambda like, c: float(c)
 FLOAT.pi = lambda like: math.pi
 FLOAT.xlogy = _float_xlogy
 FLOAT.safe_div = _float_safe_div
+FLOAT.dpow = _float_dpow
 FLOAT.zero = lambda like: 0.0
 
 
@@ -177,7 +176,7 @@ COMPLEX = Backend()
 COMPLEX.name = "complex"
 _binary_ops(COMPLEX)
 COMPLEX.pow = lambda a, b: a**b
-COMPLEX.sqrt = cmath.sqrt
+COMPLEX.sqrt = COMPLEX.sqrt0 = cmath.sqrt
 COMPLEX.cbrt = lambda x: x ** (1 / 3) if x != 0 else 0j
 COMPLEX.exp = cmath.exp
 COMPLEX.exp2 = lambda x: 2.0**x
@@ -201,6 +200,7 @@ COMPLEX.const = lambda like, c: complex(c)
 COMPLEX.pi = lambda like: math.pi
 COMPLEX.xlogy = lambda y, x: 0j * y if y == 0 else y * cmath.log(x)
 COMPLEX.safe_div = lambda a, b: a / b if b != 0 else 0j * a
+COMPLEX.dpow = lambda a, b: 0j * a if b == 0 else b * a ** (b - 1)
 COMPLEX.zero = lambda like: 0j
 
 
@@ -227,7 +227,7 @@ MP.name = "mpmath"
 _binary_ops(MP)
 MP.pow = mpmath.power
 MP.abs = mpmath.fabs
-MP.sqrt = mpmath.sqrt
+MP.sqrt = MP.sqrt0 = mpmath.sqrt
 MP.cbrt = lambda x: -mpmath.cbrt(-x) if isinstance(x, mpmath.mpf) and x < 0 else mpmath.cbrt(x)  # real root for reals
 MP.exp = mpmath.exp
 MP.exp2 = lambda x: mpmath.power(2, x)
@@ -257,6 +257,7 @@ MP.const = lambda like, c: mpmath.mpf(c)
 MP.pi = lambda like: +mpmath.pi
 MP.xlogy = lambda y, x: 0 * y if y == 0 else y * mpmath.log(x)
 MP.safe_div = lambda a, b: a / b if b != 0 else 0 * a
+MP.dpow = lambda a, b: 0 * a if b == 0 else b * mpmath.power(a, b - 1)
 MP.zero = lambda like: mpmath.mpf(0)
 
 
@@ -281,13 +282,26 @@ def _np_erf_via(fn: Callable[[float], float], cfn: Callable[..., Any]) -> Callab
     return f
 
 
-try:  # optional speed-up, never a dependency
-    from scipy import special as _special  # type: ignore[import-untyped]
+def _lazy_erf(name: str, fn: Callable[[float], float], cfn: Callable[..., Any]) -> Callable[[Any], Any]:
+    """SciPy's erf/erfc when SciPy is installed (looked up at the first call, so
+    ``import dualdiff`` never pays for importing SciPy), else the standard library's."""
+    chosen: list[Callable[[Any], Any]] = []
 
-    _np_erf, _np_erfc = _special.erf, _special.erfc
-except ImportError:  # pragma: no cover - depends on the environment
-    _np_erf = _np_erf_via(math.erf, mpmath.erf)
-    _np_erfc = _np_erf_via(math.erfc, mpmath.erfc)
+    def f(x: Any) -> Any:
+        if not chosen:
+            try:  # optional speed-up, never a dependency
+                from scipy import special  # type: ignore[import-untyped]
+
+                chosen.append(getattr(special, name))
+            except ImportError:  # pragma: no cover - depends on the environment
+                chosen.append(_np_erf_via(fn, cfn))
+        return chosen[0](x)
+
+    return f
+
+
+_np_erf = _lazy_erf("erf", math.erf, mpmath.erf)
+_np_erfc = _lazy_erf("erfc", math.erfc, mpmath.erfc)
 
 
 def _np_sigmoid(x: Any) -> Any:
@@ -306,7 +320,7 @@ NUMPY.add, NUMPY.sub, NUMPY.mul = np.add, np.subtract, np.multiply
 NUMPY.truediv, NUMPY.pow = np.true_divide, np.power
 NUMPY.neg, NUMPY.pos, NUMPY.abs = np.negative, np.positive, np.abs
 NUMPY.square, NUMPY.reciprocal = np.square, lambda x: 1 / x
-NUMPY.sqrt, NUMPY.cbrt = np.sqrt, np.cbrt
+NUMPY.sqrt, NUMPY.sqrt0, NUMPY.cbrt = np.sqrt, np.sqrt, np.cbrt
 NUMPY.exp, NUMPY.exp2, NUMPY.expm1 = np.exp, np.exp2, np.expm1
 NUMPY.log, NUMPY.log2, NUMPY.log10, NUMPY.log1p = np.log, np.log2, np.log10, np.log1p
 NUMPY.sin, NUMPY.cos, NUMPY.tan = np.sin, np.cos, np.tan
@@ -325,6 +339,7 @@ NUMPY.const = lambda like, c: np.asarray(c, dtype=np.result_type(like, np.float3
 NUMPY.pi = lambda like: NUMPY.const(like, np.pi)  # keeps float32 float32
 NUMPY.xlogy = lambda y, x: np.where(y == 0, 0 * y, y * np.log(np.where(y == 0, 1, x)))
 NUMPY.safe_div = lambda a, b: np.where(b == 0, 0 * a, a / np.where(b == 0, 1, b))
+NUMPY.dpow = lambda a, b: np.where(b == 0, 0 * a, b * a ** np.where(b == 0, 1, b - 1))
 NUMPY.zero = lambda like: np.zeros_like(like)
 
 

@@ -26,7 +26,7 @@ IEEE policy, and on tape values each one is recorded).
 >>> parse_expression("x1.__class__", ["x1"])
 Traceback (most recent call last):
     ...
-dualdiff.expr.ExpressionError: attribute access is not allowed: x1.__class__ (column 1)
+dualdiff.cli.expr.ExpressionError: attribute access is not allowed: x1.__class__ (column 1)
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .core import apply1, apply2
-from .functions import FUNCTIONS
-from .rules import TABLE, Elementwise
+from ..modes.core import apply1, apply2
+from ..modes.functions import FUNCTIONS
+from ..rules.kinds import TABLE, Elementwise
 
 __all__ = ["Expression", "ExpressionError", "parse_expression"]
 
@@ -229,7 +229,7 @@ def parse_expression(
     >>> parse_expression("sine(x)", ["x"])
     Traceback (most recent call last):
         ...
-    dualdiff.expr.ExpressionError: unknown function sine: sine(x) (did you mean sin, sinh, sign?) (column 1)
+    dualdiff.cli.expr.ExpressionError: unknown function sine: sine(x) (did you mean sin, sinh, sign?) (column 1)
     """
     if not isinstance(source, str):
         raise TypeError(f"the expression must be a str, got {type(source).__name__}")

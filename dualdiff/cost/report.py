@@ -7,7 +7,7 @@ modes and measures, side by side:
   up to ``chunk`` directions; reverse mode one recording and
   ``ceil(m / chunk)`` sweeps;
 * **operations**: element operations under the cost model of
-  :mod:`dualdiff.opcount` (read from the rule table), per primitive and in
+  :mod:`dualdiff.cost` (read from the rule table), per primitive and in
   total, for f alone, one pass of each mode and the whole Jacobian; the
   one-pass ratios OPS(JVP)/OPS(f) and OPS(gradient)/OPS(f) stand beside
   Griewank & Walther's bounds 5/2 and 4. A forward pass is also run with
@@ -41,10 +41,14 @@ from typing import Any
 
 import numpy as np
 
-from . import opcount
-from .opcount import UNIT, Costs, ModeChoice, PrimitiveCost, TapeSize, Weights
-from .transforms import default_chunk, jacfwd, jacrev, jvp, vjp
-from .tree import check_input, leaves, map_tree
+from ..modes.tree import check_input, leaves, map_tree
+from ..transforms.common import check_chunk, default_chunk
+from ..transforms.forward import jacfwd, jvp
+from ..transforms.reverse import jacrev, vjp
+from .choice import ModeChoice, describe_forward, describe_reverse, explain_costs
+from .memory import TapeSize, tape_of, tape_size
+from .recording import Costs, PrimitiveCost, by_primitive, mode_costs, record
+from .work import UNIT, Weights
 
 __all__ = ["GRADIENT_BOUND", "JVP_BOUND", "CostReport", "compare"]
 
@@ -63,7 +67,7 @@ class CostReport:
     ``print(report)`` shows it as text; :attr:`rows`, :meth:`to_dict` and
     :meth:`to_markdown` give it for further use. Times are in seconds,
     memory in bytes, operations in element operations of the cost model
-    (:mod:`dualdiff.opcount`); None marks what was not measured.
+    (:mod:`dualdiff.cost`); None marks what was not measured.
 
     >>> import numpy as np, dualdiff as dd
     >>> r = dd.compare(lambda x: x[0] * x[1], (2.0, 3.0), timing=False, memory=False)
@@ -81,9 +85,6 @@ class CostReport:
     tape: TapeSize
     choice: ModeChoice
     max_rel_diff: float
-    verified: bool | None = None
-    forward_counts: dict[str, int] | None = None
-    recorded_counts: dict[str, int] | None = None
     times: dict[str, float | None] = field(default_factory=dict)
     repeats: dict[str, int] = field(default_factory=dict)
     peak_memory: dict[str, int | None] = field(default_factory=dict)
@@ -134,9 +135,9 @@ class CostReport:
             out.append(
                 {
                     "mode": mode,
-                    "how": opcount.describe_forward(c.passes, c.n, c.forward_chunk)
+                    "how": describe_forward(c.passes, c.n, c.forward_chunk)
                     if fwd
-                    else opcount.describe_reverse(c.sweeps, c.m, c.reverse_chunk),
+                    else describe_reverse(c.sweeps, c.m, c.reverse_chunk),
                     "passes": c.passes if fwd else c.sweeps,
                     "recordings": 0 if fwd else 1,
                     "chunk": c.forward_chunk if fwd else c.reverse_chunk,
@@ -207,9 +208,6 @@ class CostReport:
             "times": dict(self.times),
             "repeats": dict(self.repeats),
             "max_rel_diff": self.max_rel_diff,
-            "verified": self.verified,
-            "forward_counts": self.forward_counts,
-            "recorded_counts": self.recorded_counts,
             "choice": {"mode": self.choice.mode, "reason": self.choice.reason},
         }
 
@@ -268,15 +266,6 @@ class CostReport:
             ),
             ("agreement", f"the Jacobians differ by at most {self.max_rel_diff:.3g} (relative)"),
         ]
-        if self.verified is not None:
-            if self.verified:
-                text = f"forward mode applied the same {self.costs.primitives:,} primitives the tape recorded"
-            else:
-                text = (
-                    f"forward mode applied {self.forward_counts} but the tape recorded {self.recorded_counts}; "
-                    "the counts of the two modes may be off"
-                )
-            notes.append(("verified", text))
         if self.estimated:
             notes.append(("estimated", "no exact cost model for " + ", ".join(self.estimated)))
         notes.append(("auto mode", self.choice.reason))
@@ -287,7 +276,7 @@ class CostReport:
                 notes.append(("times", f"medians of {k} repeat{'' if k == 1 else 's'} each"))
             else:
                 notes.append(("times", f"medians of repeats: {_repeat_text(self.repeats)}"))
-        notes.append(("ops", "element operations of the cost model (dualdiff.opcount), bookkeeping included"))
+        notes.append(("ops", "element operations of the cost model (dualdiff.cost), bookkeeping included"))
         return notes
 
     def _primitive_table(self) -> tuple[list[str], list[list[str]]]:
@@ -487,11 +476,6 @@ def _ones_like(tree: Any) -> Any:
     return map_tree(lambda a: np.ones_like(a, dtype=float) if np.ndim(a) else 1.0, tree)
 
 
-def _check_chunk(chunk: Any) -> None:
-    if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1):
-        raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
-
-
 def compare(
     f: Callable[[Any], Any],
     x: Any,
@@ -500,7 +484,6 @@ def compare(
     repeat: int | None = None,
     timing: bool = True,
     memory: bool = True,
-    verify: bool = True,
     weights: Weights = UNIT,
     name: str | None = None,
 ) -> CostReport:
@@ -509,8 +492,9 @@ def compare(
     ``chunk`` directions go through each forward pass and each reverse sweep
     (default: the library's, ``jacfwd``/``jacrev``'s); ``repeat`` sets the
     repeats of every timing (default: 5, fewer for calls slower than 0.2 s);
-    ``timing=False``, ``memory=False`` and ``verify=False`` skip the
-    timings, the traced-memory runs and the counted forward pass.
+    ``timing=False`` and ``memory=False`` skip the timings and the
+    traced-memory runs. Both modes' operation counts come from f's one
+    recorded program (:func:`dualdiff.wengert`), which both modes apply.
     ``weights`` weigh moves, adds, mults and nonlinear operations.
 
     >>> import numpy as np, dualdiff as dd
@@ -520,25 +504,19 @@ def compare(
     """
     if not callable(f):
         raise TypeError(f"compare needs a callable f, got {type(f).__name__}: {f!r:.80}")
-    _check_chunk(chunk)
+    check_chunk(chunk)
     if repeat is not None and (not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1):
         raise ValueError(f"repeat must be a positive int or None, got {repeat!r}")
     if not isinstance(weights, Weights):
-        raise TypeError(f"weights must be a dualdiff.opcount.Weights, got {type(weights).__name__}")
+        raise TypeError(f"weights must be a dualdiff.cost.Weights, got {type(weights).__name__}")
     x = check_input("x", x)
-    rec = opcount.record(f, x)
+    rec = record(f, x)
     k = chunk or default_chunk(max(rec.n, rec.m))  # the one chunk both modes and the model use
-    costs = opcount.mode_costs(rec, k)
-    tape = opcount.tape_size(rec.tape)
-    choice = opcount.explain_costs(costs, weights)
-    primitives, estimated = opcount.by_primitive(rec), sorted(rec.estimated)
-    applied = recorded = None
-    verified = None
-    if verify:
-        applied, _ = opcount.count_forward(f, x)
-        recorded, _ = opcount.recorded_counts(rec)
-        verified = applied == recorded
-    del rec  # the recording's tape is no longer needed: free it before measuring memory
+    costs = mode_costs(rec, k)
+    tape = tape_size(tape_of(f, x))  # measured before the sweep frees it
+    choice = explain_costs(costs, weights)
+    primitives, estimated = by_primitive(rec), sorted(rec.estimated)
+    del rec  # the program is no longer needed: free it before measuring memory
 
     fwd, rev = jacfwd(f, k), jacrev(f, k)
     v, y_bar = _ones_like(x), None
@@ -579,9 +557,6 @@ def compare(
         tape=tape,
         choice=choice,
         max_rel_diff=_max_rel_diff(J_fwd, J_rev),
-        verified=verified,
-        forward_counts=applied,
-        recorded_counts=recorded,
         times=times,
         repeats=repeats,
         peak_memory=peak,

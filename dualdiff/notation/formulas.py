@@ -1,6 +1,6 @@
 """Symbolic formulas for the trace tables, in plain text and LaTeX at once.
 
-The formula columns of :mod:`dualdiff.trace` (``cos(v_0) * v̇_0``) are built
+The formula columns of :mod:`dualdiff.present.trace` (``cos(v_0) * v̇_0``) are built
 by calling a rule's own partials with the symbolic namespace ``SYMBOLIC`` and
 symbolic arguments (:class:`Sym`), so no derivative formula is written here:
 this module only knows how to print sums, products, powers and calls with
@@ -21,8 +21,8 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .rules import TABLE, Elementwise, Rule
-from .tables import format_value
+from ..rules.kinds import TABLE, Elementwise, Rule
+from .tabular import format_value
 
 DOT = "\u0307"  # combining dot above: v̇
 BAR = "\u0304"  # combining macron: v̄
@@ -279,21 +279,6 @@ def _neg(a: Any) -> Any:
 
 
 #: LaTeX for the functions of the rule table that have a standard notation.
-_LATEX_FUNCTIONS = {
-    "sin": r"\sin",
-    "cos": r"\cos",
-    "tan": r"\tan",
-    "sinh": r"\sinh",
-    "cosh": r"\cosh",
-    "tanh": r"\tanh",
-    "arcsin": r"\arcsin",
-    "arccos": r"\arccos",
-    "arctan": r"\arctan",
-    "exp": r"\exp",
-    "log": r"\ln",
-    "log2": r"\log_2",
-    "log10": r"\log_{10}",
-}
 _OPERATOR_FUNCS: dict[str, Callable[..., Any]] = {
     "add": sym_add,
     "sub": _sub,
@@ -342,14 +327,11 @@ def latex_call(rule: Rule, syms: Sequence[Sym]) -> str:
     t = [s.tex for s in syms]
     if name in _OPERATOR_FUNCS:
         return _operator_tex(name, syms)
-    if name == "sqrt":
-        return rf"\sqrt{{{t[0]}}}"
-    if name == "cbrt":
-        return rf"\sqrt[3]{{{t[0]}}}"
-    if name == "abs":
-        return rf"\lvert {t[0]} \rvert"
-    if name in _LATEX_FUNCTIONS:
-        return rf"{_LATEX_FUNCTIONS[name]}\left({', '.join(t)}\right)"
+    latex = getattr(rule, "latex", None)
+    if latex is not None and "{0}" in latex:  # a template of its own: \sqrt{{0}}
+        return _PLACEHOLDER.sub(lambda m: t[int(m.group(1))], latex)
+    if latex is not None:  # a function name: \sin
+        return rf"{latex}\left({', '.join(t)}\right)"
     if _CALL_FORM.fullmatch(rule.template):
         return rf"\operatorname{{{name}}}\left({', '.join(t)}\right)"
     return fill_template(rule.template, t, [s.tprec for s in syms], True)
@@ -465,6 +447,10 @@ class _SymbolicMath:
     def safe_div(a: Any, b: Any) -> Any:
         return _div(a, b)
 
+    @staticmethod
+    def dpow(a: Any, b: Any) -> Any:
+        return b * a ** (b - 1)
+
 
 SYMBOLIC = _SymbolicMath()
 
@@ -559,3 +545,25 @@ def param_text(rule: Rule, params: tuple[Any, ...], ndim: int | None = None) -> 
     if rule.name == "cumsum" and len(params) == 1:
         return f"axis={params[0]}"
     return ", ".join(param_value(p) for p in params)
+
+
+def operation_text(rule: Rule, operands: Sequence[Sym], params: tuple[Any, ...], ndim: int | None) -> tuple[str, str]:
+    """A step's operation as the rule's template writes it, nothing folded: (text, LaTeX).
+
+    >>> from dualdiff.rules import TABLE
+    >>> operation_text(TABLE["mul"], [var_sym(-1), var_sym(0)], (), 0)
+    ('v_{-1} * v_0', 'v_{-1} \\\\cdot v_{0}')
+    """
+    if isinstance(rule, Elementwise):
+        text = fill_template(rule.template, [o.text for o in operands], [o.prec for o in operands], tex=False)
+        return text, latex_call(rule, operands)
+    s = structural(rule, operands, params, ndim)
+    return s.text, s.tex
+
+
+def const_operand(value: Any) -> Sym:
+    """A constant as an operand: a negative number gets parentheses, ``(-2)``."""
+    s = to_sym(value)
+    if s.prec < PREC_ATOM:
+        s = Sym(f"({s.text})", PREC_ATOM, rf"\left({s.tex}\right)", PREC_ATOM)
+    return s

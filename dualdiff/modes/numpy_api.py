@@ -27,55 +27,32 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import array_rules as ar
-from .core import Lifted, apply, apply1, apply2, apply_general, apply_linear, strip_all
-from .errors import NoRuleError
-from .rules import (
-    ABS,
-    ADD,
-    BROADCAST_TO,
-    EXP,
-    GETITEM,
-    LOG,
-    MAXIMUM,
-    MINIMUM,
-    MUL,
-    POW,
-    RESHAPE,
-    ROUND,
-    SQRT,
-    SQUARE,
-    SUB,
-    SUM,
-    TABLE,
-    Elementwise,
-)
+from ..errors import NoRuleError
+from ..rules import arrays as ar
+from ..rules.elementwise import ABS, ADD, EXP, LOG, MAXIMUM, MINIMUM, MUL, POW, ROUND, SQRT0, SQUARE, SUB
+from ..rules.kinds import Elementwise, Nondiff, Rule, is_registered, on_register
+from ..rules.structural import BROADCAST_TO, GETITEM, RESHAPE, SUM
+from ..rules.values import VALUE_FUNCTIONS
+from .core import LiftedBase as Lifted
+from .core import apply, apply1, apply2, apply_general, apply_linear, apply_nondiff, strip_all
 
 _AxisError = getattr(getattr(np, "exceptions", np), "AxisError", ValueError)
 
-#: ufunc -> elementwise rule
-UFUNC_RULES: dict[Any, Elementwise] = {
-    r.ufunc: r for r in TABLE.values() if isinstance(r, Elementwise) and r.ufunc is not None
-}
-UFUNC_RULES[np.fabs] = ABS
+#: ufunc -> the rule it stands for (elementwise, or a function of values)
+UFUNC_RULES: dict[Any, Rule] = {np.fabs: ABS}
 
-#: ufuncs that only look at values (comparisons, tests): applied to primals.
-VALUE_UFUNCS = {
-    np.less,
-    np.less_equal,
-    np.greater,
-    np.greater_equal,
-    np.equal,
-    np.not_equal,
-    np.isnan,
-    np.isinf,
-    np.isfinite,
-    np.signbit,
-    np.logical_and,
-    np.logical_or,
-    np.logical_not,
-    np.logical_xor,
-}
+
+def _on_register(rule: Rule) -> None:
+    ufunc = getattr(rule, "ufunc", None)
+    if ufunc is None:
+        return
+    if is_registered(rule):
+        UFUNC_RULES[ufunc] = rule
+    elif UFUNC_RULES.get(ufunc) is rule:
+        del UFUNC_RULES[ufunc]
+
+
+on_register(_on_register)
 
 
 def numpy_name(func: Any) -> str:
@@ -171,15 +148,15 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
             extra = [k for k, v in kwargs.items() if v is not None and k != "out"]
             if extra:
                 raise TypeError(f"{name} on lifted values takes no keyword arguments, got {sorted(extra)}")
+            if isinstance(rule, Nondiff):
+                return apply_nondiff(rule, inputs)
             if rule is not None:
-                return apply(rule, *inputs)
+                return apply(rule, *inputs)  # type: ignore[arg-type]
             if ufunc is np.matmul:
                 return matmul(*inputs)
             if ufunc is np.conjugate:
                 return conj(*inputs)
             return COMPOSED_UFUNCS[ufunc](*inputs)
-        if ufunc in VALUE_UFUNCS:
-            return ufunc(*(strip_all(i) for i in inputs), **kwargs)
     elif method == "reduce" and ufunc in _REDUCERS:
         (a,) = inputs
         opts = dict(kwargs)
@@ -195,11 +172,11 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
         opts.pop("out", None)
         _refuse("np.add.accumulate", **opts)
         return cumsum(a, axis)
-    elif method == "outer" and UFUNC_RULES.get(ufunc) is not None and ufunc.nin == 2:
+    elif method == "outer" and isinstance(UFUNC_RULES.get(ufunc), Elementwise) and ufunc.nin == 2:
         a, b = inputs
         _refuse(f"{name}.outer", **{k: v for k, v in kwargs.items() if k != "out"})
         sa, sb = _shape(a), _shape(b)
-        return apply(UFUNC_RULES[ufunc], reshape(a, sa + (1,) * len(sb)), b)
+        return apply(UFUNC_RULES[ufunc], reshape(a, sa + (1,) * len(sb)), b)  # type: ignore[arg-type]
     what = name + ("" if method == "__call__" else f".{method}")
     raise NoRuleError(f"{what} has no derivative rule in dualdiff")
 
@@ -253,8 +230,12 @@ def var(
 def std(
     a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False, **kw: Any
 ) -> Any:
-    """``np.std``: the square root of :func:`var`."""
-    return apply1(SQRT, var(a, axis, dtype, out, ddof, keepdims, **kw))
+    """``np.std``: the square root of :func:`var`, with derivative 0 where the variance is 0.
+
+    A zero variance (one element, or all equal) is a cone's tip: the midpoint
+    of the one-sided derivatives is 0, as for ``abs`` at 0.
+    """
+    return apply1(SQRT0, var(a, axis, dtype, out, ddof, keepdims, **kw))
 
 
 def prod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
@@ -448,13 +429,14 @@ array_split = _split_with(np.array_split)
 
 
 def where(condition: Any, x: Any = None, y: Any = None) -> Any:
-    """``np.where``: the general rule ``where`` (the condition is a constant)."""
+    """``np.where``: the general rule ``where`` (the condition carries no derivative)."""
     if x is None and y is None:
-        return np.where(strip_all(condition))
+        return nonzero(condition)
     if x is None or y is None:
         raise ValueError("either both or neither of x and y should be given")
-    cond = np.asarray(strip_all(condition), dtype=bool)
-    return apply_general(ar.WHERE, (x, y), (cond,))
+    if not isinstance(condition, Lifted):
+        condition = np.asarray(condition, dtype=bool)
+    return apply_general(ar.WHERE, (condition, x, y))
 
 
 def clip(a: Any, a_min: Any = np._NoValue, a_max: Any = np._NoValue, out: Any = None, **kw: Any) -> Any:
@@ -674,7 +656,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
 
 
 def _two_norm(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    return apply1(SQRT, apply_linear(SUM, apply1(SQUARE, x), axes, keepdims))
+    # sqrt0: the norm of zeros has derivative 0 (a cone's tip), as hypot at the origin
+    return apply1(SQRT0, apply_linear(SUM, apply1(SQUARE, x), axes, keepdims))
 
 
 def _vector_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
@@ -723,12 +706,28 @@ def _round(a: Any, decimals: int = 0, out: Any = None) -> Any:
 
 
 def _value_only(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Functions of values alone (shapes, tests, indices): their derivative is zero."""
+    """Functions of shapes and dtypes alone: applied to the plain values."""
 
     def handler(*args: Any, **kwargs: Any) -> Any:
         return fn(*(strip_all(a) for a in args), **{k: strip_all(v) for k, v in kwargs.items()})
 
     return handler
+
+
+def _value_function(rule: Nondiff) -> Callable[..., Any]:
+    """A NumPy function of values (argmax, nonzero, isclose): its rule, keywords as parameters."""
+
+    def handler(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > rule.nin:
+            raise TypeError(f"np.{rule.name} on lifted values: pass options by keyword")
+        return apply_nondiff(rule, tuple(args), (tuple(sorted(kwargs.items())),))
+
+    return handler
+
+
+def nonzero(a: Any) -> Any:
+    """``np.nonzero``: a function of values (a tuple of index arrays)."""
+    return _value_function(VALUE_FUNCTIONS[np.nonzero])(a)
 
 
 FUNCTION_HANDLERS: dict[Any, Callable[..., Any]] = {
@@ -790,30 +789,10 @@ FUNCTION_HANDLERS: dict[Any, Callable[..., Any]] = {
     np.shape: lambda a: np.shape(strip_all(a)),
     np.ndim: lambda a: np.ndim(strip_all(a)),
     np.size: lambda a, axis=None: np.size(strip_all(a), axis),
-    **{
-        f: _value_only(f)
-        for f in (
-            np.zeros_like,
-            np.ones_like,
-            np.empty_like,
-            np.full_like,
-            np.iscomplexobj,
-            np.isrealobj,
-            np.argmax,
-            np.argmin,
-            np.argsort,
-            np.argwhere,
-            np.nonzero,
-            np.flatnonzero,
-            np.count_nonzero,
-            np.isclose,
-            np.allclose,
-            np.array_equal,
-            np.any,
-            np.all,
-            np.result_type,
-        )
-    },
+    **{f: _value_only(f) for f in (np.zeros_like, np.ones_like, np.empty_like, np.iscomplexobj, np.isrealobj)},
+    **{f: _value_function(rule) for f, rule in VALUE_FUNCTIONS.items()},
+    np.full_like: _value_only(np.full_like),
+    np.result_type: _value_only(np.result_type),
 }
 if hasattr(np.linalg, "matmul"):  # NumPy 2
     FUNCTION_HANDLERS[np.linalg.matmul] = matmul

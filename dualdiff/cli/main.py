@@ -41,33 +41,17 @@ from typing import Any, TextIO
 import mpmath
 import numpy as np
 
-from . import __version__
-from .cost_cli import register as register_compare
-from .errors import DomainError, NoRuleError
+from .. import __version__
+from ..errors import DomainError, NoRuleError
+from ..modes.functions import FUNCTIONS
+from ..notation.tabular import Column, Table, format_value
+from ..present.trace import trace
+from ..transforms import grad, jacfwd, jacrev, jvp
+from .common import CommandError, Subparsers
+from .compare import register as register_compare
 from .expr import ExpressionError, parse_expression
-from .functions import FUNCTIONS
-from .tables import Column, Table, format_value
-from .trace import trace
-from .transforms import grad, jacfwd, jacrev, jvp
 
 __all__ = ["SUBCOMMANDS", "CommandError", "build_parser", "main", "register_demo", "register_table"]
-
-#: What ``add_subparsers`` returns; each ``register_*`` function receives it.
-Subparsers = Any
-
-
-class CommandError(Exception):
-    """A failure to report as one line ``dualdiff <command>: error: <message>``, with an exit status.
-
-    >>> CommandError("bad --at", status=2).status
-    2
-    """
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
 
 # --------------------------------------------------------------------------
 # dualdiff table

@@ -46,9 +46,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .cost import CostReport, _bytes, _ratio, _seconds, compare
-from .errors import DomainError, NoRuleError
-from .transforms import DEFAULT_CHUNK
+from ..cost.report import CostReport, _bytes, _ratio, _seconds, compare
+from ..errors import DomainError, NoRuleError
+from ..transforms.common import DEFAULT_CHUNK
+from .common import CommandError
 
 __all__ = ["FAMILIES", "Family", "Progress", "plot_sweep", "register", "resolve_function", "run_compare"]
 
@@ -58,9 +59,7 @@ SWEEP_SIZES = (1, 10, 100, 1000)
 
 
 def _fail(message: str, status: int = 2) -> Exception:
-    """A :class:`dualdiff.cli.CommandError` (imported here: the cli imports this module)."""
-    from .cli import CommandError
-
+    """A :class:`~dualdiff.cli.common.CommandError` to raise."""
     return CommandError(message, status)
 
 

@@ -23,8 +23,7 @@ Policy at ties: ``max``/``min`` split the derivative evenly among the tied
 elements (the midpoint policy of :mod:`dualdiff.rules`).
 
 >>> import numpy as np
->>> from dualdiff.core import apply_general
->>> apply_general(MATMUL, (np.eye(2), np.array([1.0, 2.0])))
+>>> MATMUL.fn(np.eye(2), np.array([1.0, 2.0]))
 array([1., 2.])
 """
 
@@ -37,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .rules import TABLE, General, Linear, _batch_shape, sum_to_shape
+from .kinds import General, Linear, register
+from .structural import _batch_shape, sum_to_shape
 
 Map = Callable[..., Any]
 
@@ -62,13 +62,8 @@ class PerArgument:
         raise TypeError("the maps of a variadic rule cannot be listed; index them by argument position")
 
 
-def _register(rule: Any) -> Any:
-    TABLE[rule.name] = rule
-    return rule
-
-
 def _linear(name: str, template: str, fn: Map, transpose: Map) -> Linear:
-    return _register(Linear(name, 1, template, fn=fn, transpose=transpose))
+    return register(Linear(name, 1, template, fn=fn, transpose=transpose))  # type: ignore[return-value]
 
 
 def _general(
@@ -79,9 +74,19 @@ def _general(
     linear_maps: Any,
     transposes: Any,
     joint_map: Map | None = None,
+    nondiff_args: tuple[int, ...] = (),
 ) -> General:
-    return _register(
-        General(name, nin, template, fn=fn, linear_maps=linear_maps, transposes=transposes, joint_map=joint_map)
+    return register(  # type: ignore[return-value]
+        General(
+            name,
+            nin,
+            template,
+            fn=fn,
+            linear_maps=linear_maps,
+            transposes=transposes,
+            joint_map=joint_map,
+            nondiff_args=nondiff_args,
+        )
     )
 
 
@@ -366,30 +371,39 @@ EINSUM = _general(
 # ==========================================================================
 
 
+def _plain(v: Any) -> Any:
+    """The value under any lifted levels: for arguments that carry no derivative (a mask)."""
+    while hasattr(v, "primal") and hasattr(v, "level"):
+        v = v.primal
+    return v
+
+
 def _where_joint(ts: list[Any], nbatch: int, y: Any, args: Any, params: Any) -> Any:
-    cond = _expand_batch(params[0], nbatch)
-    ta, tb = ts
+    cond = _expand_batch(_plain(args[0]), nbatch)
+    _, ta, tb = ts
     return np.where(cond, 0 if ta is None else ta, 0 if tb is None else tb)
 
 
 def _where_t(i: int, g: Any, nbatch: int, y: Any, args: Any, params: Any) -> Any:
-    cond = _expand_batch(params[0], nbatch)
-    v = np.where(cond, g, 0) if i == 0 else np.where(cond, 0, g)
+    cond = _expand_batch(_plain(args[0]), nbatch)
+    v = np.where(cond, g, 0) if i == 1 else np.where(cond, 0, g)
     return sum_to_shape(v, np.shape(args[i]), nbatch)
 
 
-#: ``where(cond, a, b)``: ``params = (cond,)``, a plain boolean array.
+#: ``where(cond, a, b)``: the condition is an argument that carries no derivative.
 WHERE = _general(
     "where",
-    2,
-    "where({2}, {0}, {1})",
-    fn=lambda a, b, cond: np.where(cond, a, b),
+    3,
+    "where({0}, {1}, {2})",
+    fn=np.where,
     linear_maps=(
-        lambda t, nbatch, y, args, params: _where_joint([t, None], nbatch, y, args, params),
-        lambda t, nbatch, y, args, params: _where_joint([None, t], nbatch, y, args, params),
+        None,
+        lambda t, nbatch, y, args, params: _where_joint([None, t, None], nbatch, y, args, params),
+        lambda t, nbatch, y, args, params: _where_joint([None, None, t], nbatch, y, args, params),
     ),
     transposes=PerArgument(_where_t),
     joint_map=_where_joint,
+    nondiff_args=(0,),
 )
 
 
@@ -444,17 +458,10 @@ def _reduce_t(w: Any, g: Any, nbatch: int, x_shape: tuple[int, ...], axes: tuple
     return _expand_batch(w, nbatch) * _keep(g, x_shape, axes, nbatch)
 
 
-def _value(v: Any) -> Any:
-    """The plain value under any lifted levels (piecewise-constant quantities only)."""
-    while hasattr(v, "primal") and hasattr(v, "level"):
-        v = v.primal
-    return v
-
-
 def _extreme_weights(x: Any, y: Any, axes: tuple[int, ...]) -> Any:
     """Where the max (min) is attained, ties sharing the derivative evenly: a plain array."""
-    xv = np.asarray(_value(x))
-    hit = xv == _keep(_value(y), xv.shape, axes)
+    xv = np.asarray(_plain(x))
+    hit = xv == _keep(_plain(y), xv.shape, axes)
     return (hit / np.sum(hit, axis=axes, keepdims=True)).astype(xv.dtype, copy=False)
 
 

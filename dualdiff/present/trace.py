@@ -1,8 +1,7 @@
 """Evaluation traces (Wengert lists) and their worked tangent and adjoint tables.
 
-``dd.trace(f, x)`` runs ``f`` once on a recording tape
-(``Tape(record_ops=True)``) and turns the recorded primitives into the
-numbered list the AD textbooks print: inputs ``v_{1-n} … v_0``, intermediates
+``dd.trace(f, x)`` records ``f``'s program once (:func:`dualdiff.wengert`)
+and turns its equations into the numbered list the AD textbooks print: inputs ``v_{1-n} … v_0``, intermediates
 ``v_1 … v_l`` in evaluation order, then the outputs ``y`` (``y_1 … y_m`` for
 several) as rows of their own. Each step shows its operation in terms of
 earlier variables (``v_{-1} * v_0``, ``sin(v_0)``, ``ln(v_{-1})``; constants as
@@ -25,14 +24,13 @@ y         v_5             11.65  v̇_5                              5.5
 
 Where the numbers come from (no derivative formula is written here):
 
-* the primal values: the recording itself (``Tape(record_ops=True)``
-  keeps each step's value);
-* the tangents: the recorded primitives replayed on dual numbers
-  (:func:`dualdiff.jvp`), so forward mode reads the same rules;
-* the adjoints: a backward sweep of the recorded tape that keeps every
-  intermediate adjoint (``Tape.sweep(..., keep_intermediates=True)``),
-  listed in the order the sweep completes them (outputs first, then ``v_l``
-  down to ``v_{1-n}``).
+* the primal values: the program evaluated at x;
+* the tangents: the program run on dual numbers (:func:`dualdiff.jvp`), so
+  forward mode reads the same rules;
+* the adjoints: the program run on a tape and swept backwards, keeping every
+  intermediate adjoint (``Tape.sweep(..., keep_intermediates=True)``), listed
+  in the order the sweep completes them (outputs first, then ``v_l`` down to
+  ``v_{1-n}``).
 
 The *formula* columns are built symbolically from the rule table too: each
 rule's local partials ``partials[i](m, y, *args)`` are called with a
@@ -51,26 +49,23 @@ numeric value at the point.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .backends import backend_for
-from .core import Lifted, apply, apply_general, apply_linear
-from .evaluate import local
-from .formulas import (
+from ..modes.core import LiftedBase as Lifted
+from ..modes.tape import Tape, Var
+from ..modes.tree import check_input, check_like, leaves, rebuild
+from ..notation.formulas import (
     BAR,
     DOT,
     PREC_ATOM,
     PREC_MUL,
     SYMBOLIC,
     Sym,
-    fill_template,
     is_number,
-    latex_call,
     marked,
     name_sym,
     name_tex,
@@ -85,11 +80,13 @@ from .formulas import (
     var_tex,
     var_text,
 )
-from .rules import Elementwise, General, Linear, Rule
-from .tables import Column, Table, format_value
-from .tape import Tape
-from .transforms import jvp
-from .tree import check_input, check_like, leaves, output_leaves, rebuild
+from ..notation.tabular import Column, Table, format_value
+from ..program.program import ArrayOutput, Program
+from ..program.tracer import positional_parameters, record
+from ..rules.backends import backend_for
+from ..rules.evaluate import local
+from ..rules.kinds import Elementwise, Linear, Nondiff, Rule
+from ..transforms.forward import jvp
 
 __all__ = ["Output", "Step", "Trace", "trace"]
 
@@ -161,11 +158,9 @@ class Trace:
     steps: list[Step]
     outputs: list[Output]
     y: Any
+    #: The recorded program the tables are computed from.
+    program: Program | None = field(default=None, repr=False)
     _partials: dict[int, list[Any]] = field(default_factory=dict, repr=False)
-    #: The recording itself, kept for the reverse tables' sweeps, and the
-    #: tape slot of every step.
-    _tape: Tape | None = field(default=None, repr=False)
-    _slots: list[int] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -221,13 +216,9 @@ class Trace:
 
     # -- evaluating the recorded program ---------------------------------
     def _run(self, inputs: Sequence[Any]) -> tuple[Any, ...]:
-        """Every step's value for the given input leaves: the recording replayed."""
-        n = self.n
-        vals = list(inputs)
-        for s in self.steps[n:]:
-            args = [vals[ref + n - 1] if kind == "var" else ref for kind, ref in s.operands]
-            vals.append(_apply_rule(s.rule, args, s.params))  # type: ignore[arg-type]
-        return tuple(vals)
+        """Every step's value for the given input leaves: the program evaluated."""
+        assert self.program is not None
+        return tuple(self.program.evaluate(_tree_like(self.x, list(inputs))))
 
     # -- the tables --------------------------------------------------------
     def _at(self) -> str:
@@ -345,16 +336,27 @@ class Trace:
         return Table(columns, rows, title=title, latex_cells=tex)
 
     def _adjoints(self, bars: list[Any]) -> list[Any]:
-        """Every variable's adjoint (inputs first), from one backward sweep of the recorded tape.
+        """Every variable's adjoint (inputs first), from one backward sweep of the program run on a tape.
 
-        The sweep keeps the intermediates' adjoints (``keep_intermediates``)
-        and the tape (``retain_graph``), so each reverse table is one sweep.
+        The sweep keeps the intermediates' adjoints (``keep_intermediates``).
         """
-        seeds = [(self._slots[o.source[1] + self.n - 1], g) for o, g in zip(self.outputs, bars) if o.source[0] == "var"]
-        if not seeds or self._tape is None:
+        assert self.program is not None
+        tape = Tape()
+        env = self.program.evaluate(_tree_like(self.x, [tape.var(v) for v in leaves(self.x)]))
+        seeds = []
+        for o, g in zip(self.outputs, bars):
+            if o.source[0] == "var":
+                v = env[o.source[1] + self.n - 1]
+                if isinstance(v, Var) and v.tape is tape:
+                    seeds.append((v.index, g))
+        if not seeds:
             return [_zeros_like(s.value) for s in self.steps]
-        adj = self._tape.sweep(seeds, retain_graph=True, keep_intermediates=True)
-        return [_zeros_like(s.value) if adj[slot] is None else adj[slot] for s, slot in zip(self.steps, self._slots)]
+        adj = tape.sweep(seeds, keep_intermediates=True)
+        out = []
+        for s, v in zip(self.steps, env):
+            g = adj[v.index] if isinstance(v, Var) and v.tape is tape else None
+            out.append(_zeros_like(s.value) if g is None else g)
+        return out
 
     # -- seeds -----------------------------------------------------------
     def _seed(self, v: Any) -> list[Any]:
@@ -397,13 +399,17 @@ class Trace:
         return bars
 
     def _out_leaves_shaped(self, y_bar: Any) -> list[list[Any]]:
-        """Split ``y_bar`` (shaped like f's output) into one cotangent per output."""
-        yl = leaves(self.y)
+        """Split ``y_bar`` (shaped like f's output) into one cotangent per output row.
+
+        An output array built of separate values (``np.array([y1, y2])``) has
+        one row per element, so its cotangent is split element by element.
+        """
+        assert self.program is not None
         check_like("y_bar", y_bar, "f(x)", self.y)
         out = []
-        for y, g in zip(yl, leaves(y_bar)):
-            if isinstance(y, np.ndarray) and y.dtype == object:
-                out.append([np.asarray(g)[idx] for idx in np.ndindex(y.shape)])
+        for o, g in zip(self.program.outputs, leaves(y_bar)):
+            if isinstance(o, ArrayOutput):
+                out.append([np.asarray(g)[idx] for idx in np.ndindex(o.shape)])
             else:
                 out.append([g])
         return out
@@ -449,6 +455,8 @@ class Trace:
             return total
         if isinstance(rule, Linear):
             return structural(rule, [var_sym(s.operands[0][1], DOT)], s.params, self._ndim(s))
+        if isinstance(rule, Nondiff):
+            return 0  # a function of values: no derivative
         terms: Any = 0
         for kind, ref in s.operands:
             if kind == "var":
@@ -526,51 +534,13 @@ def _zeros_like(value: Any) -> Any:
     return np.zeros(np.shape(value)) if np.ndim(value) else 0.0
 
 
-def _apply_rule(rule: Rule, args: list[Any], params: tuple[Any, ...]) -> Any:
-    """One primitive application, through the same dispatch the modes use."""
-    if isinstance(rule, Elementwise):
-        return apply(rule, *args)
-    if isinstance(rule, Linear):
-        return apply_linear(rule, args[0], *params)
-    if isinstance(rule, General):
-        return apply_general(rule, tuple(args), params)
-    raise TypeError(f"trace cannot replay a rule of kind {type(rule).__name__}: {rule!r}")
-
-
-def _operation(rule: Rule, operands: Sequence[Sym], params: tuple[Any, ...], ndim: int | None) -> tuple[str, str]:
-    """A step's operation as the rule's template writes it, nothing folded."""
-    if isinstance(rule, Elementwise):
-        text = fill_template(rule.template, [o.text for o in operands], [o.prec for o in operands], tex=False)
-        return text, latex_call(rule, operands)
-    s = structural(rule, operands, params, ndim)
-    return s.text, s.tex
+def _tree_like(x: Any, new_leaves: list[Any]) -> Any:
+    return rebuild(x, new_leaves)
 
 
 # ==========================================================================
 # recording
 # ==========================================================================
-
-
-def _positional(f: Callable[..., Any]) -> tuple[list[str], int, bool] | None:
-    """f's positional parameter names, how many are required, and whether it takes ``*args``."""
-    try:
-        sig = inspect.signature(f)
-    except (TypeError, ValueError):
-        return None
-    names, required, star = [], 0, False
-    for p in sig.parameters.values():
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            names.append(p.name)
-            if p.default is p.empty:
-                required += 1
-        elif p.kind == p.VAR_POSITIONAL:
-            star = True
-    return names, required, star
-
-
-def _numbered(base: str, subtree: Any) -> list[str]:
-    k = len(leaves(subtree))
-    return [base] if not isinstance(subtree, (tuple, list)) else [f"{base}{i + 1}" for i in range(k)]
 
 
 def trace(
@@ -595,109 +565,41 @@ def trace(
     if not callable(f):
         raise TypeError(f"trace needs a callable f, got {type(f).__name__}: {f!r:.80}")
     x = check_input("x", x)
-    xl = leaves(x)
-    sig = _positional(f)
+    sig = positional_parameters(f)
     unpack = False
     if sig is not None and isinstance(x, (tuple, list)):
         pnames, required, star = sig
         unpack = required >= 2 and (required <= len(x) <= len(pnames) or (star and len(x) >= required))
-    if names is None:
-        if unpack:
-            assert sig is not None
-            pnames = sig[0] + [f"x{i + 1}" for i in range(len(sig[0]), len(x))]
-            names = [n for p, item in zip(pnames, x) for n in _numbered(p, item)]
-        else:
-            base = sig[0][0] if sig is not None and sig[0] else "x"
-            names = _numbered(base, x)
-    else:
-        if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
-            raise TypeError(f"names must be a sequence of non-empty strings, got {names!r}")
-        names = list(names)
-        if len(names) != len(xl):
-            raise ValueError(f"names gives {len(names)} name(s) for {len(xl)} input(s) (leaves of x): {names!r}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"input names must be distinct, got {names!r}")
-
-    tape = Tape(record_ops=True)
-    inputs = [tape.var(a) for a in xl]
-    xs = rebuild(x, inputs)
-    out = f(*xs) if unpack else f(xs)
-    assert tape.ops is not None
-    n = len(xl)
+    prog, _ = record(f, x, names, unpack, checked=True)
+    n = prog.n
+    env = prog.evaluate(x)
 
     steps: list[Step] = []
-    index_of: dict[int, int] = {}
-    for k, (name, var) in enumerate(zip(names, inputs)):
+    for k, name in enumerate(prog.names):
         idx = k - n + 1
-        index_of[var.index] = idx
-        steps.append(Step(idx, var_text(idx), "input", var.primal, name, name_tex(name), label=name))
-    for j, op in enumerate(tape.ops):
-        idx = j + 1
-        operands = []
-        for kind, val in op.operands:
-            if kind == "slot":
-                operands.append(("var", index_of[val]))
-            else:
-                if isinstance(val, Lifted):
-                    raise ValueError(
-                        f"trace: f combines its input with a {type(val).__name__} of another derivative level "
-                        f"(in {op.rule.name}); trace functions of plain numbers and arrays"
-                    )
-                operands.append(("const", val))
-        index_of[op.out] = idx
-        steps.append(Step(idx, var_text(idx), "intermediate", None, "", "", op.rule, tuple(operands), op.params))
+        steps.append(Step(idx, var_text(idx), "input", env[k], name, name_tex(name), label=name))
+    for eq in prog.equations:
+        idx = prog.index(eq.out)
+        operands = tuple(("var", prog.index(a)) if type(a) is int else ("const", a.value) for a in eq.inputs)
+        for kind, val in operands:
+            if kind == "const" and isinstance(val, Lifted):
+                raise ValueError(
+                    f"trace: f combines its input with a {type(val).__name__} of another derivative level "
+                    f"(in {eq.rule.name}); trace functions of plain numbers and arrays"
+                )
+        text, latex = prog.operation(eq)
+        steps.append(Step(idx, var_text(idx), "intermediate", env[eq.out], text, latex, eq.rule, operands, eq.params))
 
-    f_name = getattr(f, "__name__", "f")
-    if not isinstance(f_name, str) or not f_name.isidentifier():
-        f_name = "f"  # a lambda
-    tr = Trace(f_name, x, tuple(names), steps, [], None)
-    tr._tape = tape
-    tr._slots = [var.index for var in inputs] + [op.out for op in tape.ops]
-    for s, op in zip(tr.intermediates, tape.ops):
-        s.value = op.value  # the recorded value of each step
-    for s in tr.intermediates:
-        syms = [var_sym(ref) if kind == "var" else _const_operand(ref) for kind, ref in s.operands]
-        s.operation, s.operation_latex = _operation(s.rule, syms, s.params, tr._ndim(s))  # type: ignore[arg-type]
-
-    # outputs: tape variables, object arrays of them, or constants
-    sources: list[tuple[str, Any]] = []
-    ys = []
-    for o in output_leaves(out):
-        if isinstance(o, np.ndarray) and o.dtype == object:
-            for idx in np.ndindex(o.shape):
-                sources.append(_output_source(o[idx], tape, index_of))
-            ys.append(np.array([_strip(e, tape) for e in o.ravel()]).reshape(o.shape))
-        else:
-            sources.append(_output_source(o, tape, index_of))
-            ys.append(_strip(o, tape))
+    atoms = prog.output_atoms()
     if output_names is None:
-        onames = ["y"] if len(sources) == 1 else [f"y_{i + 1}" for i in range(len(sources))]
+        onames = ["y"] if len(atoms) == 1 else [f"y_{i + 1}" for i in range(len(atoms))]
     else:
         onames = list(output_names)
-        if len(onames) != len(sources):
-            raise ValueError(f"output_names gives {len(onames)} name(s) for {len(sources)} output(s): {onames!r}")
-    for name, src in zip(onames, sources):
-        value = tr.step(src[1]).value if src[0] == "var" else src[1]
-        tex = name_tex(name)
-        tr.outputs.append(Output(name, tex, src, value))
-    tr.y = rebuild(out, ys)
+        if len(onames) != len(atoms):
+            raise ValueError(f"output_names gives {len(onames)} name(s) for {len(atoms)} output(s): {onames!r}")
+    tr = Trace(prog.f_name, x, prog.names, steps, [], prog.assemble(env), program=prog)
+    for name, a in zip(onames, atoms):
+        src = ("var", prog.index(a)) if type(a) is int else ("const", a.value)  # type: ignore[union-attr]
+        value = env[a] if type(a) is int else a.value  # type: ignore[union-attr]
+        tr.outputs.append(Output(name, name_tex(name), src, value))
     return tr
-
-
-def _const_operand(value: Any) -> Sym:
-    s = to_sym(value)
-    if s.prec < PREC_ATOM:  # a negative constant as an operand: (-2)
-        s = Sym(f"({s.text})", PREC_ATOM, rf"\left({s.tex}\right)", PREC_ATOM)
-    return s
-
-
-def _output_source(o: Any, tape: Tape, index_of: dict[int, int]) -> tuple[str, Any]:
-    if isinstance(o, Lifted):
-        if getattr(o, "tape", None) is tape:
-            return ("var", index_of[o.index])  # type: ignore[attr-defined]
-        raise ValueError(f"trace: f returned a {type(o).__name__} of another derivative level; trace plain functions")
-    return ("const", o)
-
-
-def _strip(o: Any, tape: Tape) -> Any:
-    return o.primal if isinstance(o, Lifted) and getattr(o, "tape", None) is tape else o

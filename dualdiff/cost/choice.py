@@ -1,0 +1,189 @@
+"""Choosing a mode: the cheaper one for a Jacobian under the cost model, and ``dd.jacobian``.
+
+The cost layer owns mode choice: :func:`jacobian` with ``mode="auto"`` asks
+:func:`choose` which of :func:`dualdiff.jacfwd` and :func:`dualdiff.jacrev`
+builds the Jacobian with fewer element operations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ..modes.tree import check_input, leaves, output_leaves
+from ..transforms.common import DEFAULT_CHUNK, Function, check_chunk, check_f
+from ..transforms.forward import jacfwd
+from ..transforms.reverse import jacrev
+from .recording import Costs, chunk_for, mode_costs, record
+from .work import UNIT, Weights
+
+Mode = Literal["auto", "forward", "reverse"]
+
+__all__ = ["ModeChoice", "choose", "choose_mode", "describe_forward", "describe_reverse", "explain_costs", "jacobian"]
+
+
+@dataclass(frozen=True)
+class ModeChoice:
+    """The mode ``jacobian(mode="auto")`` uses, and why (``str()`` gives the reason).
+
+    ``forward_ops`` and ``reverse_ops`` are the model's estimates of the whole
+    Jacobian in each mode (bookkeeping included), or None when the choice
+    needed no recording.
+
+    >>> import numpy as np
+    >>> c = choose(lambda x: np.sum(x * x), np.ones(5), explain=True)
+    >>> c.mode, c.forward_ops > c.reverse_ops
+    ('reverse', True)
+    """
+
+    mode: str
+    reason: str
+    n: int
+    m: int
+    forward_ops: Any = None
+    reverse_ops: Any = None
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def _plural(k: int, word: str, words: str | None = None) -> str:
+    return f"{k:,} {word if k == 1 else (words or word + 's')}"
+
+
+def describe_forward(passes: int, n: int, chunk: int) -> str:
+    """How forward mode builds the Jacobian, in words.
+
+    >>> describe_forward(50, 50, 1), describe_forward(1, 50, 50)
+    ('50 passes x 1 direction', '1 pass x 50 directions')
+    """
+    if passes == 0:
+        return "no pass (x has no elements)"
+    if passes * chunk == n or passes == 1:
+        return f"{_plural(passes, 'pass', 'passes')} x {_plural(min(chunk, n), 'direction')}"
+    return f"{passes:,} passes x up to {_plural(chunk, 'direction')}"
+
+
+def describe_reverse(sweeps: int, m: int, chunk: int) -> str:
+    """How reverse mode builds the Jacobian, in words.
+
+    >>> describe_reverse(1, 1, 1), describe_reverse(2, 50, 25)
+    ('1 recording + 1 sweep', '1 recording + 2 sweeps x 25 cotangents')
+    """
+    if sweeps == 0:
+        return "1 recording, no sweep (f(x) has no elements)"
+    text = f"1 recording + {_plural(sweeps, 'sweep')}"
+    if m > 1:
+        text += f" x {'up to ' if sweeps * chunk != m and sweeps > 1 else ''}{_plural(min(chunk, m), 'cotangent')}"
+    return text
+
+
+def _n_elements(tree: Any) -> int:
+    return sum(int(np.size(a)) for a in leaves(tree))
+
+
+def choose(f: Callable[[Any], Any], x: Any, chunk: int | None = None, explain: bool = False) -> ModeChoice:
+    """Pick the mode whose Jacobian the model says is cheaper; ties go by shape (n < m: forward).
+
+    When n < m and forward mode needs one pass, forward is the model's answer
+    whatever f computes (a tangent never costs more than an adjoint, a pass no
+    more than a recording), so f is only evaluated, not recorded, unless
+    ``explain`` asks for the numbers.
+
+    >>> import numpy as np
+    >>> print(choose(lambda x: x * np.ones(3), 1.0))
+    forward: n = 1 < m = 3 and one pass carries every direction, so forward mode costs less whatever f computes
+    """
+    if not explain:
+        n = _n_elements(x)
+        m = sum(int(np.size(o)) for o in output_leaves(f(x)))
+        if n < m and -(-n // chunk_for(chunk, n)) <= 1:
+            reason = (
+                f"forward: n = {n:,} < m = {m:,} and one pass carries every direction, "
+                "so forward mode costs less whatever f computes"
+            )
+            return ModeChoice("forward", reason, n, m)
+    return explain_costs(mode_costs(record(f, x), chunk))
+
+
+def explain_costs(c: Costs, weights: Weights = UNIT) -> ModeChoice:
+    """The :class:`ModeChoice` for costs already worked out (see :func:`choose`).
+
+    >>> c = explain_costs(mode_costs(record(lambda x: x * 2.0, 1.0)))
+    >>> c.mode, c.forward_ops, c.reverse_ops
+    ('forward', 9, 13)
+    """
+    fwd = c.ops("jacfwd", weights, bookkeeping=True)
+    rev = c.ops("jacrev", weights, bookkeeping=True)
+    how_f = describe_forward(c.passes, c.n, c.forward_chunk)
+    how_r = describe_reverse(c.sweeps, c.m, c.reverse_chunk)
+    shape = f"f maps R^{c.n:,} -> R^{c.m:,}"
+    if fwd == rev:
+        mode = "forward" if c.n < c.m else "reverse"
+        reason = f"{mode}: {shape}; both modes cost {fwd:,} element operations under the model, so by shape"
+    else:
+        mode = "forward" if fwd < rev else "reverse"
+        cheap, dear = sorted((fwd, rev))
+        ratio = dear / cheap if cheap else math.inf
+        by = f"{(ratio - 1) * 100:.2g}%" if ratio < 1.1 else f"{ratio:.3g}x"
+        reason = (
+            f"{mode}: {shape}; forward mode ({how_f}) costs {fwd:,} element operations, "
+            f"reverse mode ({how_r}) {rev:,}: {mode} is {by} cheaper"
+        )
+    return ModeChoice(mode, reason, c.n, c.m, fwd, rev)
+
+
+def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Function:
+    """The Jacobian of ``f``, by ``mode`` = "forward", "reverse" or "auto".
+
+    "auto" takes the mode that :func:`choose_mode` finds cheaper under the
+    cost model of :mod:`dualdiff.cost` (broadly: forward when there are
+    fewer inputs n than outputs m, reverse otherwise), once per input
+    structure (types and shapes of x's leaves): later calls reuse the choice.
+
+    >>> import numpy as np, dualdiff as dd
+    >>> dd.jacobian(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
+    check_f(f, "jacobian")
+    if mode not in ("auto", "forward", "reverse"):
+        raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
+    fwd, rev = jacfwd(f, chunk), jacrev(f, chunk)
+    picked: dict[Any, str] = {}  # "auto": the mode chosen per input structure
+
+    def jac(x: Any) -> Any:
+        if mode == "forward":
+            return fwd(x)
+        if mode == "reverse":
+            return rev(x)
+        key = tuple((type(a), np.shape(a)) for a in leaves(x))
+        if key not in picked:
+            picked[key] = choose_mode(f, x, chunk=chunk)
+        return fwd(x) if picked[key] == "forward" else rev(x)
+
+    return jac
+
+
+def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False) -> Any:
+    """The mode ``jacobian(mode="auto")`` uses at ``x``: the cheaper one under the cost model.
+
+    The model (:mod:`dualdiff.cost`) counts the element operations of the
+    whole Jacobian in each mode, with ``chunk`` directions per pass; ties go
+    by shape (forward if n < m). ``explain=True`` returns a
+    :class:`ModeChoice`: ``.mode``, and ``str()`` says why.
+
+    >>> import numpy as np
+    >>> choose_mode(lambda x: x * np.ones(3), 1.0)
+    'forward'
+    >>> choice = choose_mode(lambda x: np.sum(x * x), np.ones(4), explain=True)
+    >>> choice.mode, choice.forward_ops, choice.reverse_ops
+    ('reverse', 172, 97)
+    """
+    check_f(f, "choose_mode")
+    check_chunk(chunk)
+    choice = choose(f, check_input("x", x), chunk or DEFAULT_CHUNK, explain)
+    return choice if explain else choice.mode

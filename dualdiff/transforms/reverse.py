@@ -1,0 +1,164 @@
+"""Reverse mode transforms: vjp, grad, value_and_grad, jacrev.
+
+One recording of ``f`` on a tape, then one backward sweep per cotangent (or
+per chunk of cotangents). ``f`` is called as ``f(x)``, as every transform does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..modes.tape import Tape, Var
+from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
+from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, seed_dtype, zeros
+
+
+class Pullback:
+    """The pullback of a ``vjp``: maps an output cotangent to an input cotangent.
+
+    Call it with ``y_bar`` shaped like f's output. The tape is released after
+    the call unless ``retain_graph=True`` (as in PyTorch); calling a released
+    pullback raises :class:`~dualdiff.tape.ReleasedTapeError`.
+    """
+
+    def __init__(self, tape: Tape, x: Any, inputs: list[Var], out: Any, y: Any) -> None:
+        self.tape = tape
+        self._x = x
+        self._inputs = inputs
+        self._out = out
+        self._y = y
+
+    def __repr__(self) -> str:
+        return f"<Pullback of {self.tape!r}>"
+
+    def __call__(self, y_bar: Any, retain_graph: bool = False) -> Any:
+        y_bar = check_input("y_bar", y_bar)
+        check_like("y_bar", y_bar, "f(x)", self._y)
+        return self._sweep(leaves(y_bar), 0, retain_graph)
+
+    def _sweep(self, y_bar_leaves: list[Any], nbatch: int, retain_graph: bool) -> Any:
+        seeds: list[tuple[int, Any]] = []
+        for o, g in zip(output_leaves(self._out), y_bar_leaves):
+            _collect_seeds(o, g, self.tape, seeds)
+        adj = self.tape.sweep(seeds, nbatch, retain_graph)
+        batch = np.shape(y_bar_leaves[0])[-1:] if nbatch else ()
+        grads = []
+        for v in self._inputs:
+            g = adj[v.index]
+            if g is None:
+                g = zeros(v.primal, batch)
+            elif isinstance(g, np.ndarray) and not g.flags.writeable:
+                g = g.copy()
+            grads.append(g)
+        return rebuild(self._x, grads)
+
+
+def _collect_seeds(o: Any, g: Any, tape: Tape, seeds: list[tuple[int, Any]]) -> None:
+    if isinstance(o, Var) and o.tape is tape:
+        seeds.append((o.index, g))
+    elif isinstance(o, np.ndarray) and o.dtype == object:
+        for idx in np.ndindex(o.shape):
+            _collect_seeds(o[idx], g[idx], tape, seeds)
+
+
+def vjp(f: Function, x: Any) -> tuple[Any, Pullback]:
+    """Value of ``f`` at ``x`` and its pullback ``y_bar -> y_bar @ J(x)``.
+
+    One recording; each pullback call is one backward sweep.
+
+    >>> import dualdiff as dd
+    >>> y, pullback = dd.vjp(lambda x: x[0] * x[1], (2.0, 3.0))
+    >>> y, pullback(1.0)
+    (6.0, (3.0, 2.0))
+    """
+    check_f(f, "vjp")
+    x = check_input("x", x)
+    tape = Tape()
+    inputs = [tape._new_var(a) for a in leaves(x)]
+    out = f(rebuild(x, inputs))
+    outs = output_leaves(out)
+    y = rebuild(out, [primal_at(o, tape.level) for o in outs])
+    return y, Pullback(tape, x, inputs, out, y)
+
+
+def value_and_grad(f: Function) -> Function:
+    """``x -> (f(x), grad f(x))`` for scalar-valued ``f``, in one reverse pass.
+
+    >>> import dualdiff as dd
+    >>> dd.value_and_grad(lambda x: x[0] * x[1])((2.0, 3.0))
+    (6.0, (3.0, 2.0))
+    """
+    check_f(f, "value_and_grad")
+
+    def vg(x: Any) -> tuple[Any, Any]:
+        y, pullback = vjp(f, x)
+        if isinstance(y, (tuple, list)) or np.ndim(y) != 0:
+            shape = "a tuple" if isinstance(y, (tuple, list)) else f"shape {np.shape(y)}"
+            raise ValueError(
+                f"grad needs f to return a scalar, but it returned {shape}; "
+                "for vector outputs use dd.jacrev(f) or dd.vjp(f, x)"
+            )
+        return y, pullback(seed_dtype(y).type(1) if isinstance(y, np.generic) else 1.0)  # float32 stays float32
+
+    return vg
+
+
+def grad(f: Function) -> Function:
+    """The gradient of scalar-valued ``f``, shaped like ``x`` (one reverse sweep).
+
+    >>> import numpy as np, dualdiff as dd
+    >>> dd.grad(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
+    vg = value_and_grad(f)
+
+    def g(x: Any) -> Any:
+        return vg(x)[1]
+
+    return g
+
+
+def jacrev(f: Function, chunk: int | None = None) -> Function:
+    """The Jacobian of ``f`` by reverse mode: shape ``y.shape + x.shape``.
+
+    One recording of f, then ``ceil(m / chunk)`` backward sweeps for m
+    outputs, each carrying ``chunk`` cotangents at once.
+
+    >>> import numpy as np, dualdiff as dd
+    >>> dd.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    check_f(f, "jacrev")
+    check_chunk(chunk)
+
+    def jac(x: Any) -> Any:
+        y, pullback = vjp(f, x)
+        m = sum(int(np.size(a)) for a in leaves(y))
+        k = min(chunk or default_chunk(m), max(m, 1))
+        n_sweeps = math.ceil(m / k)
+        rows: list[list[Any]] = [[] for _ in leaves(x)]
+        for i, (_, _, seeds) in enumerate(basis_chunks(y, k)):
+            last = i == n_sweeps - 1
+            x_bar = pullback._sweep(seeds, 0 if k == 1 else 1, retain_graph=not last)
+            for r, g in zip(rows, leaves(x_bar)):
+                # g: x.shape + (k,): move the cotangent axis to the front
+                r.append(np.expand_dims(g, 0) if k == 1 else np.moveaxis(np.asarray(g), -1, 0))
+        if m == 0:
+            pullback.tape.release()
+            rows = [[np.zeros((0,) + np.shape(a))] for a in leaves(x)]
+        per_input = [np.concatenate(r, axis=0) if len(r) > 1 else r[0] for r in rows]
+        # per_input[j]: (m,) + x_j.shape; split rows per output leaf
+        blocks_by_out = []
+        offset = 0
+        for yl in leaves(y):
+            sz = int(np.size(yl))
+            blocks = [np.reshape(p[offset : offset + sz], np.shape(yl) + p.shape[1:]) for p in per_input]
+            blocks_by_out.append(rebuild(x, blocks) if isinstance(x, (tuple, list)) else blocks[0])
+            offset += sz
+        return rebuild(y, blocks_by_out)
+
+    return jac
