@@ -57,6 +57,14 @@ FORMATS = ("text", "markdown", "csv", "json")
 #: ``--sweep`` sizes when --n / --m are not given.
 SWEEP_SIZES = (1, 10, 100, 1000)
 
+#: Bounds, so that no request hangs or exhausts memory (refused with status 2, stated in --help):
+#: each size, the Jacobian's elements per size (n * m), the sizes per list, the grid, the repeats.
+MAX_SIZE = 10_000
+MAX_JACOBIAN = 1_000_000
+MAX_SIZES = 16
+MAX_CELLS = 64
+MAX_REPEAT = 100
+
 
 def _fail(message: str, status: int = 2) -> Exception:
     """A :class:`~dualdiff.cli.common.CommandError` to raise."""
@@ -168,17 +176,22 @@ def resolve_function(spec: str) -> tuple[Family, str]:
     if not sep or not module_name or not attr:
         names = ", ".join(FAMILIES)
         raise _fail(f"--function {spec}: not a built-in function ({names}) nor module:function")
+    if not all(p.isidentifier() for p in module_name.split(".")) or not all(p.isidentifier() for p in attr.split(".")):
+        raise _fail(
+            f"--function {spec}: expected module:function with dotted Python names (like mypackage.models:energy)"
+        )
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     try:
         obj: Any = importlib.import_module(module_name)
-    except ImportError as e:
-        raise _fail(f"--function {spec}: cannot import module {module_name!r} ({e})") from None
+    except Exception as e:  # ImportError, or anything the module's own code raises on import
+        text = " ".join(str(e).split())[:200]
+        raise _fail(f"--function {spec}: cannot import module {module_name!r} ({type(e).__name__}: {text})") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
-        except AttributeError:
+        except Exception:  # AttributeError, or a module __getattr__ raising something else
             raise _fail(f"--function {spec}: module {module_name!r} has no attribute {attr!r}") from None
     if not callable(obj):
         raise _fail(f"--function {spec}: {attr} is a {type(obj).__name__}, not a function")
@@ -264,6 +277,12 @@ def register(subparsers: Any) -> None:
             "whole report; several sizes one row each, and --plot draws them. Built-in functions: "
             f"{listing}."
         ),
+        epilog=(
+            f"Bounds (a request beyond them is refused with exit status 2): each size at most {MAX_SIZE:,}; "
+            f"n * m at most {MAX_JACOBIAN:,} Jacobian elements; at most {MAX_SIZES} sizes in --n or --m and "
+            f"{MAX_CELLS} cells in a sweep; --repeat at most {MAX_REPEAT}. "
+            "Exit status: 0 success, 2 command-line error, 1 the function failed."
+        ),
     )
     p.add_argument(
         "--function",
@@ -271,8 +290,14 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="a built-in function or module:function of a vector x (default: rosenbrock; mixer with --sweep)",
     )
-    p.add_argument("--n", metavar="SIZES", help="input sizes, comma-separated, e.g. 10,100,1000")
-    p.add_argument("--m", metavar="SIZES", help="output sizes, for functions with m outputs (fanout, mixer)")
+    p.add_argument(
+        "--n", metavar="SIZES", help=f"input sizes, comma-separated, e.g. 10,100,1000 (each at most {MAX_SIZE:,})"
+    )
+    p.add_argument(
+        "--m",
+        metavar="SIZES",
+        help=f"output sizes, for functions with m outputs (fanout, mixer; each at most {MAX_SIZE:,})",
+    )
     p.add_argument(
         "--sweep",
         action="store_true",
@@ -284,7 +309,9 @@ def register(subparsers: Any) -> None:
         metavar="K",
         help=f"directions per pass and cotangents per sweep (default: up to {DEFAULT_CHUNK}, see dd.default_chunk)",
     )
-    p.add_argument("--repeat", type=int, metavar="R", help="timing repeats (default 5, fewer for slow calls)")
+    p.add_argument(
+        "--repeat", type=int, metavar="R", help=f"timing repeats (default 5, fewer for slow calls; at most {MAX_REPEAT})"
+    )
     p.add_argument("--plot", metavar="PATH", help="plot time and operations against the sizes (PNG, SVG, PDF)")
     p.add_argument("--format", choices=FORMATS, default="text", help="how to print the table (default text)")
     p.add_argument("--no-memory", action="store_true", help="skip the traced-memory runs (faster sweeps)")
@@ -296,18 +323,28 @@ def _sizes(text: str | None, option: str, minimum: int) -> list[int] | None:
     if text is None:
         return None
     sizes = []
-    for part in text.split(","):
+    parts = text.split(",")
+    if len(parts) > MAX_SIZES:
+        raise _fail(f"{option}: {len(parts)} sizes; at most {MAX_SIZES} are allowed")
+    for part in parts:
         part = part.strip().replace("_", "")
         try:
-            value = int(float(part)) if part and float(part).is_integer() else int(part)
-        except ValueError:
+            number = float(part) if len(part) <= 32 else math.nan
+            value = int(number) if part and math.isfinite(number) and number.is_integer() else int(part)
+        except (ValueError, OverflowError):
             raise _fail(f"{option} expects comma-separated whole numbers, got {text!r}") from None
         if value < minimum:
             raise _fail(f"{option} {value}: sizes must be at least {minimum}")
+        if value > MAX_SIZE:
+            raise _fail(f"{option} {value:,}: sizes must be at most {MAX_SIZE:,}")
         sizes.append(value)
     if not sizes:
         raise _fail(f"{option} needs at least one size")
     return sizes
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:300]
 
 
 @dataclass
@@ -334,8 +371,8 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     if args.chunk is not None and args.chunk < 1:
         raise _fail(f"--chunk must be a positive number of directions, got {args.chunk}")
-    if args.repeat is not None and args.repeat < 1:
-        raise _fail(f"--repeat must be at least 1, got {args.repeat}")
+    if args.repeat is not None and not 1 <= args.repeat <= MAX_REPEAT:
+        raise _fail(f"--repeat must be from 1 to {MAX_REPEAT}, got {args.repeat}")
     family, name = resolve_function(args.function or ("mixer" if args.sweep else "rosenbrock"))
     ns = _sizes(args.n, "--n", family.min_n)
     ms = _sizes(args.m, "--m", 1)
@@ -358,6 +395,11 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
         )
 
     grid = [(n, m) for m in m_list for n in n_list]
+    if len(grid) > MAX_CELLS:
+        raise _fail(f"{len(grid)} sizes to compare; at most {MAX_CELLS} are allowed (fewer --n or --m sizes)")
+    for n, m in grid:
+        if (n or 1) * (m or 1) > MAX_JACOBIAN:
+            raise _fail(f"n = {n:,} by m = {m:,}: a Jacobian of more than {MAX_JACOBIAN:,} elements; choose smaller sizes")
     progress = Progress(len(grid), sys.stderr)
     cells = []
     for n, m in grid:
@@ -367,7 +409,10 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
             report = compare(f, x, chunk=args.chunk, repeat=args.repeat, memory=not args.no_memory, name=name)
         except (DomainError, NoRuleError, ArithmeticError, TypeError, ValueError) as e:
             progress.done()
-            raise _fail(f"{name} at {label}: {type(e).__name__}: {e}", status=1) from None
+            raise _fail(f"{name} at {label}: {type(e).__name__}: {_one_line(e)}", status=1) from None
+        except Exception as e:  # a user's function may raise anything: one line, never a traceback
+            progress.done()
+            raise _fail(f"{name} at {label}: the function raised {type(e).__name__}: {_one_line(e)}", status=1) from None
         cells.append(_Cell(report.n, report.m, report))
         progress.step(label)
     progress.done()

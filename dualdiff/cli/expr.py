@@ -20,6 +20,12 @@ naming the offending part and its column, before anything is evaluated.
 Every operation goes through the rule table (``1 / 0`` follows dualdiff's
 IEEE policy, and on tape values each one is recorded).
 
+Names are read as Python reads them: NFKC-normalised, so ``𝑒`` and ``e``
+are one name, and so are the declared variables. ``max_magnitude`` bounds
+the mpmath values an evaluation may produce (their size, not their
+precision): mpmath computes ``9**9**9**9`` exactly, which takes unbounded
+time and memory, so the command line refuses such values instead.
+
 >>> e = parse_expression("x1 * x2 + sin(x1)", ["x1", "x2"])
 >>> e(0.0, 3.0)
 0.0
@@ -36,14 +42,17 @@ import difflib
 import inspect
 import keyword
 import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..modes.core import apply1, apply2
+import mpmath
+
+from ..modes.core import apply1, apply2, strip_all
 from ..modes.functions import FUNCTIONS
 from ..rules.kinds import TABLE, Elementwise
 
-__all__ = ["Expression", "ExpressionError", "parse_expression"]
+__all__ = ["Expression", "ExpressionError", "ValueTooLargeError", "normalize_name", "parse_expression"]
 
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow"}
 _UNARY = {ast.USub: "neg", ast.UAdd: "pos"}
@@ -109,6 +118,38 @@ class ExpressionError(ValueError):
         super().__init__(message if column is None else f"{message} (column {column})")
 
 
+class ValueTooLargeError(ExpressionError):
+    """An mpmath value beyond an expression's ``max_magnitude`` (``2**max_magnitude``).
+
+    >>> e = parse_expression("x ** 4", ["x"], max_magnitude=64)
+    >>> e(mpmath.mpf(2) ** 20)
+    Traceback (most recent call last):
+        ...
+    dualdiff.cli.expr.ValueTooLargeError: x ** 4 is at least 2**80, beyond the bound 2**64 on the size of values (and 2**-64 on nonzero ones) (column 1)
+    """
+
+
+def normalize_name(name: str) -> str:
+    """A name as Python's parser reads it (NFKC): ``normalize_name("𝑒") == "e"``.
+
+    >>> normalize_name("ﬁt")
+    'fit'
+    """
+    return unicodedata.normalize("NFKC", name)
+
+
+#: Functions whose value grows (or shrinks) exponentially with their argument.
+_GROWTH_FUNCTIONS = frozenset({"exp", "exp2", "expm1", "sinh", "cosh", "tanh", "sigmoid", "softplus", "erf", "erfc"})
+
+
+def _magnitude(value: Any) -> int | None:
+    """``log2 |value|`` rounded up, for mpmath values (None for the others, which are bounded)."""
+    v = strip_all(value)
+    if isinstance(v, (mpmath.mpf, mpmath.mpc)) and mpmath.isfinite(v) and v != 0:
+        return int(mpmath.mag(v))
+    return None
+
+
 class Expression:
     """A checked formula over named variables; call it with their values.
 
@@ -122,11 +163,20 @@ class Expression:
     ((9.0, 6.0), 2)
     """
 
-    def __init__(self, source: str, variables: Sequence[str], body: ast.expr, constants: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        source: str,
+        variables: Sequence[str],
+        body: ast.expr,
+        constants: Mapping[str, Any],
+        max_magnitude: int | None = None,
+    ) -> None:
         self.source = source
         self.variables = tuple(variables)
         self._body = body
         self._constants = dict(constants)
+        #: mpmath values must stay below ``2**max_magnitude`` in size (None: no bound).
+        self.max_magnitude = max_magnitude
         #: The declared variables the formula actually uses.
         callees = {id(n.func) for n in ast.walk(body) if isinstance(n, ast.Call)}
         self.used = frozenset(
@@ -162,9 +212,11 @@ class Expression:
         >>> parse_expression("a - b", ["a", "b"]).evaluate({"a": 1.0, "b": 3.0})
         -2.0
         """
+        env = {normalize_name(k): v for k, v in env.items()}
         missing = [v for v in self.variables if v not in env]
         if missing:
             raise KeyError(f"no value given for {', '.join(missing)}")
+        bound = self.max_magnitude
         results: list[Any] = []
         stack: list[tuple[ast.expr, bool]] = [(self._body, False)]
         while stack:
@@ -177,8 +229,54 @@ class Expression:
             args = results[len(results) - len(kids) :] if kids else []
             if kids:
                 del results[len(results) - len(kids) :]
-            results.append(self._compute(node, args, env))
+            if bound is not None and args:
+                self._check_arguments(node, args, bound)
+            value = self._compute(node, args, env)
+            if bound is not None and not isinstance(value, tuple):
+                self._check_size(node, value, bound)
+            results.append(value)
         return results[0]
+
+    def _check_size(self, node: ast.expr, value: Any, bound: int) -> None:
+        """Refuse a nonzero mpmath value outside ``2**-bound < |value| < 2**bound``."""
+        mag = _magnitude(value)
+        if mag is not None and not -bound < mag <= bound:
+            seg, col = _where(self.source, node)
+            size = f"at least 2**{mag - 1}" if mag > 0 else f"at most 2**{mag}"
+            raise ValueTooLargeError(
+                f"{seg} is {size}, beyond the bound 2**{bound} on the size of values (and 2**-{bound} on nonzero ones)",
+                col,
+            )
+
+    def _check_arguments(self, node: ast.expr, args: list[Any], bound: int) -> None:
+        """Refuse, before computing it, a step whose cost grows with its result's exponent.
+
+        ``exp(x)`` costs time in proportion to ``log2 |exp(x)|``, that is to
+        ``|x|`` itself, and so does ``a ** b`` to ``|b| log2 |a|``: such steps
+        are refused when their result would be beyond the bound anyway.
+        """
+        name = node.func.id if isinstance(node, ast.Call) else None  # type: ignore[attr-defined]
+        if name in _GROWTH_FUNCTIONS:
+            x = strip_all(args[0])
+            if isinstance(x, (mpmath.mpf, mpmath.mpc)) and mpmath.isfinite(x) and abs(x) > bound:
+                seg, col = _where(self.source, node)
+                raise ValueTooLargeError(
+                    f"{seg}: the argument is about {mpmath.nstr(x, 3)}; {name} takes arguments of size "
+                    f"at most {bound} (beyond, its value or derivative is outside 2**-{bound} .. 2**{bound})",
+                    col,
+                )
+        elif name in ("power", "pow") or (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)):
+            a, b = strip_all(args[0]), strip_all(args[1])
+            if isinstance(a, (mpmath.mpf, mpmath.mpc)) or isinstance(b, (mpmath.mpf, mpmath.mpc)):
+                ma = _magnitude(a) or 0
+                growth = abs(mpmath.mpmathify(b)) * max(abs(ma), 1)
+                if mpmath.isfinite(growth) and growth > 4 * bound:
+                    seg, col = _where(self.source, node)
+                    raise ValueTooLargeError(
+                        f"{seg}: |exponent| * log2|base| is about {mpmath.nstr(growth, 3)}, beyond {4 * bound}; "
+                        f"the power would be beyond the bound 2**{bound} on the size of values",
+                        col,
+                    )
 
     def _compute(self, node: ast.expr, args: list[Any], env: Mapping[str, Any]) -> Any:
         if isinstance(node, ast.Constant):
@@ -216,12 +314,17 @@ def parse_expression(
     variables: Sequence[str],
     number: Callable[[str], Any] = float,
     constants: Mapping[str, Any] | None = None,
+    max_magnitude: int | None = None,
 ) -> Expression:
     """Check ``source`` and return it as an :class:`Expression` over ``variables``.
 
     ``number`` turns the text of a real literal into the value used
     (``float`` by default; ``mpmath.mpf`` keeps ``0.1`` exact to the working
     precision). ``constants`` replaces the named constants (``pi``, ``e``).
+    Variable names are NFKC-normalised, as Python's parser normalises the
+    names in ``source``. ``max_magnitude``: evaluating raises
+    :class:`ValueTooLargeError` when an mpmath value (a literal, a variable
+    or a step's result) reaches ``2**max_magnitude`` in size.
     Raises :class:`ExpressionError` for anything not allowed.
 
     >>> parse_expression("ln(x) / 2", ["x"])(1.0)
@@ -233,9 +336,12 @@ def parse_expression(
     """
     if not isinstance(source, str):
         raise TypeError(f"the expression must be a str, got {type(source).__name__}")
-    variables = tuple(variables)
     for v in variables:
-        if not isinstance(v, str) or not v.isidentifier() or keyword.iskeyword(v):
+        if not isinstance(v, str) or not v.isidentifier():
+            raise ExpressionError(f"not a valid variable name: {v!r}")
+    variables = tuple(normalize_name(v) for v in variables)
+    for v in variables:
+        if not v.isidentifier() or keyword.iskeyword(v):
             raise ExpressionError(f"not a valid variable name: {v!r}")
         if v in FUNCTIONS:
             raise ExpressionError(f"{v} is a function name and cannot be a variable")
@@ -259,7 +365,7 @@ def parse_expression(
     body = tree.body
     _check(text, body, variables, consts)
     _convert_constants(text, body, number)
-    return Expression(text, variables, body, {k: v for k, v in consts.items() if k not in variables})
+    return Expression(text, variables, body, {k: v for k, v in consts.items() if k not in variables}, max_magnitude)
 
 
 def _where(text: str, node: ast.AST) -> tuple[str, int | None]:

@@ -17,8 +17,19 @@ parser and sets ``handler``; :data:`SUBCOMMANDS` lists them, so a new
 subcommand is one more function appended there.
 
 Exit status: 0 on success; 2 for a command-line error (a bad formula,
-``--at`` or ``--wrt``), reported as one line naming the offending part; 1
-when the computation fails at the given point (for example a DomainError).
+``--at`` or ``--wrt``, or a request beyond the bounds below), reported as
+one line naming the offending part; 1 when the computation fails at the
+given point (for example a DomainError). No input makes the command print a
+traceback: what the library does not expect is reported in one line too.
+
+Bounds, so that no input hangs or exhausts memory (each refusal is one line
+with status 2, and ``--help`` states them): formulas of at most
+:data:`MAX_EXPR_CHARS` characters; ``--dps`` at most :data:`MAX_DPS`;
+``--digits`` at most :data:`MAX_DIGITS`; with ``--dps``, every nonzero
+value between ``2**-MAX_MAGNITUDE_BITS`` and ``2**MAX_MAGNITUDE_BITS`` in
+size, and no step whose result would leave that range computed at all
+(mpmath would compute ``9**9**9**9`` exactly, without end). A formula may
+start with ``-`` (``"-x*2"``).
 
 >>> main(["table", "x*y + x", "--at", "x=2", "y=3", "--reverse", "--format", "csv", "--no-formulas"])
 variable,operation,value,adjoint
@@ -33,6 +44,8 @@ v_{-1},x,2.0,4.0
 from __future__ import annotations
 
 import argparse
+import keyword
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -49,7 +62,7 @@ from ..present.trace import trace
 from ..transforms import grad, jacfwd, jacrev, jvp
 from .common import CommandError, Subparsers
 from .compare import register as register_compare
-from .expr import ExpressionError, parse_expression
+from .expr import ExpressionError, ValueTooLargeError, normalize_name, parse_expression
 
 __all__ = ["SUBCOMMANDS", "CommandError", "build_parser", "main", "register_demo", "register_table"]
 
@@ -58,6 +71,12 @@ __all__ = ["SUBCOMMANDS", "CommandError", "build_parser", "main", "register_demo
 # --------------------------------------------------------------------------
 
 FORMATS = ("text", "markdown", "latex", "csv")
+
+#: The bounds of ``dualdiff table`` (see the module docstring and ``--help``).
+MAX_EXPR_CHARS = 2_000
+MAX_DPS = 1_000
+MAX_DIGITS = 1_000
+MAX_MAGNITUDE_BITS = 4096
 
 
 def register_table(subparsers: Subparsers) -> None:
@@ -77,8 +96,20 @@ def register_table(subparsers: Subparsers) -> None:
             "+ - * / ** and dualdiff's functions by name (" + ", ".join(sorted(FUNCTIONS)) + "); "
             "'a, b' gives several outputs."
         ),
+        epilog=(
+            f"Bounds (a request beyond them is refused with exit status 2): EXPR has at most {MAX_EXPR_CHARS:,} "
+            f"characters; --dps is at most {MAX_DPS:,}; --digits at most {MAX_DIGITS:,}; with --dps every nonzero "
+            f"value (a number, a variable, each step's result) must stay between 2**-{MAX_MAGNITUDE_BITS} and "
+            f"2**{MAX_MAGNITUDE_BITS} (about 1e{int(MAX_MAGNITUDE_BITS * 0.30103)}) in size, and exp, sinh, erf and "
+            f"the like take arguments of size at most {MAX_MAGNITUDE_BITS}. Exit status: 0 success, 2 "
+            "command-line error, 1 computation failed at the point."
+        ),
     )
-    p.add_argument("expr", metavar="EXPR", help='the formula, e.g. "ln(x1) + x1*x2 - sin(x2)"')
+    p.add_argument(
+        "expr",
+        metavar="EXPR",
+        help=f'the formula, e.g. "ln(x1) + x1*x2 - sin(x2)" (at most {MAX_EXPR_CHARS:,} characters; may start with -)',
+    )
     p.add_argument(
         "--at",
         nargs="+",
@@ -92,15 +123,32 @@ def register_table(subparsers: Subparsers) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--forward", action="store_true", help="print the forward table only")
     which.add_argument("--reverse", action="store_true", help="print the reverse table only")
-    p.add_argument("--digits", type=int, default=6, help="significant digits shown in text/markdown/latex (default 6)")
-    p.add_argument("--dps", type=int, metavar="N", help="compute with mpmath at N decimal digits instead of float64")
+    p.add_argument(
+        "--digits",
+        type=int,
+        default=6,
+        help=f"significant digits shown in text/markdown/latex (default 6, at most {MAX_DIGITS:,})",
+    )
+    p.add_argument(
+        "--dps",
+        type=int,
+        metavar="N",
+        help=f"compute with mpmath at N decimal digits instead of float64 (1 to {MAX_DPS:,})",
+    )
     p.add_argument("--no-formulas", action="store_true", help="leave out the tangent/adjoint formula columns")
     p.set_defaults(handler=run_table)
 
 
-def _parse_point(items: Sequence[str], number: Callable[[str], Any], constants: dict[str, Any]) -> dict[str, Any]:
-    """``["x1=2", "x2=5"]`` -> ``{"x1": 2.0, "x2": 5.0}``, with one-line errors."""
+def _parse_point(
+    items: Sequence[str], number: Callable[[str], Any], constants: dict[str, Any], bound: int | None = None
+) -> dict[str, Any]:
+    """``["x1=2", "x2=5"]`` -> ``{"x1": 2.0, "x2": 5.0}``, with one-line errors.
+
+    Names are NFKC-normalised as Python's parser reads them in the formula
+    (``𝑒`` is ``e``), so a name always means what it means in the formula.
+    """
     point: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
@@ -108,28 +156,48 @@ def _parse_point(items: Sequence[str], number: Callable[[str], Any], constants: 
             raise CommandError(f"--at expects NAME=VALUE, got {item!r}")
         if not name.isidentifier():
             raise CommandError(f"--at {item}: {name!r} is not a valid variable name")
+        written, name = name, normalize_name(name)
+        also = "" if written == name else f" ({written} is read as {name}, as Python reads names)"
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise CommandError(f"--at {item}: {name!r} is not a valid variable name{also}")
         if name in FUNCTIONS:
-            raise CommandError(f"--at {item}: {name} is a function name; choose another variable name")
+            raise CommandError(f"--at {item}: {name} is a function name; choose another variable name{also}")
         if name in point:
-            raise CommandError(f"--at gives {name} twice")
+            first = spelled[name]
+            same = "" if first == written else f" ({first} and {written} are one name, as Python reads names)"
+            raise CommandError(f"--at gives {name} twice{same}")
         try:
             value = number(text)
         except (ValueError, TypeError, ArithmeticError):
             try:
-                value = parse_expression(text, [], number=number, constants=constants)()
+                value = parse_expression(text, [], number=number, constants=constants, max_magnitude=bound)()
+            except ValueTooLargeError as e:
+                raise CommandError(f"--at {item}: {e}") from None
             except ExpressionError as e:
                 raise CommandError(f"--at {item}: the value is not a number ({e})") from None
         if isinstance(value, tuple):
             raise CommandError(f"--at {item}: the value must be one number")
+        _check_size(f"--at {item}", value, bound)
         point[name] = value
+        spelled[name] = written
     return point
+
+
+def _check_size(what: str, value: Any, bound: int | None) -> None:
+    """Refuse a nonzero mpmath value outside ``2**-bound .. 2**bound`` in size (see :data:`MAX_MAGNITUDE_BITS`)."""
+    if bound is None or not isinstance(value, (mpmath.mpf, mpmath.mpc)) or not mpmath.isfinite(value) or value == 0:
+        return
+    if not -bound < mpmath.mag(value) <= bound:
+        raise CommandError(
+            f"{what}: the value is beyond the bounds 2**-{bound} .. 2**{bound} on the size of nonzero values with --dps"
+        )
 
 
 def _numbers(dps: int | None) -> tuple[Callable[[str], Any], dict[str, Any]]:
     if dps is None:
         return float, {"pi": np.pi, "e": np.e}
-    if dps < 1:
-        raise CommandError(f"--dps must be a positive number of digits, got {dps}")
+    if not 1 <= dps <= MAX_DPS:
+        raise CommandError(f"--dps must be a number of digits from 1 to {MAX_DPS:,}, got {dps}")
     mpmath.mp.dps = dps
     return mpmath.mpf, {"pi": +mpmath.pi, "e": +mpmath.e}
 
@@ -146,15 +214,18 @@ def _render(table: Table, fmt: str, digits: int) -> str:
 
 def run_table(args: argparse.Namespace, out: TextIO) -> int:
     """Print the tables for ``dualdiff table`` (see :func:`register_table`)."""
-    if args.digits < 1:
-        raise CommandError(f"--digits must be at least 1, got {args.digits}")
+    if not 1 <= args.digits <= MAX_DIGITS:
+        raise CommandError(f"--digits must be from 1 to {MAX_DIGITS:,}, got {args.digits}")
+    if len(args.expr) > MAX_EXPR_CHARS:
+        raise CommandError(f"the formula has {len(args.expr):,} characters; at most {MAX_EXPR_CHARS:,} are allowed")
     old_dps = mpmath.mp.dps
     try:
         number, constants = _numbers(args.dps)
-        point = _parse_point(args.at, number, constants)
+        bound = None if args.dps is None else MAX_MAGNITUDE_BITS
+        point = _parse_point(args.at, number, constants, bound)
         names = list(point)
         try:
-            expr = parse_expression(args.expr, names, number=number, constants=constants)
+            expr = parse_expression(args.expr, names, number=number, constants=constants, max_magnitude=bound)
         except ExpressionError as e:
             if e.unknown_name is not None:
                 raise CommandError(
@@ -162,13 +233,14 @@ def run_table(args: argparse.Namespace, out: TextIO) -> int:
                     f"(add --at {e.unknown_name}=VALUE) (column {e.column})"
                 ) from None
             raise CommandError(str(e)) from None
-        wrt = args.wrt if args.wrt is not None else names[0]
+        wrt = normalize_name(args.wrt) if args.wrt is not None else names[0]
         if wrt not in point:
-            raise CommandError(f"--wrt {wrt}: not a variable; --at declares {', '.join(names)}")
+            raise CommandError(f"--wrt {args.wrt}: not a variable; --at declares {', '.join(names)}")
         try:
             y_bar = number(args.ybar)
         except (ValueError, TypeError, ArithmeticError):
             raise CommandError(f"--ybar expects a number, got {args.ybar!r}") from None
+        _check_size("--ybar", y_bar, bound)
 
         def f(x: tuple[Any, ...]) -> Any:
             return expr(*x)
@@ -181,8 +253,13 @@ def run_table(args: argparse.Namespace, out: TextIO) -> int:
                 tables.append(tr.forward_table(wrt, formulas=not args.no_formulas))
             if not args.forward:
                 tables.append(tr.reverse_table(y_bar, formulas=not args.no_formulas))
-        except (DomainError, ArithmeticError, NoRuleError) as e:
+        except ValueTooLargeError as e:
+            raise CommandError(f"{e} (evaluating {args.expr} at {at})") from None
+        except (DomainError, ArithmeticError, NoRuleError, TypeError) as e:
+            # TypeError: a function that is not complex-differentiable at a complex point (abs at 1j)
             raise CommandError(f"{e} (evaluating {args.expr} at {at})", status=1) from None
+        except (RecursionError, MemoryError):
+            raise CommandError(f"the formula is too large to evaluate ({len(args.expr):,} characters)") from None
 
         parts = [_render(t, args.format, args.digits) for t in tables]
         if args.format == "text":
@@ -359,6 +436,46 @@ def _safe_stream(stream: TextIO) -> TextIO:
     return stream
 
 
+def _formulas_as_operands(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Let a formula start with ``-`` (``"-x*2"``): argparse would take it for an option.
+
+    An argument of a subcommand that starts with ``-`` but is neither one of
+    its options (nor an abbreviation argparse would accept) nor a negative
+    number gets a leading space, which makes argparse read it as an operand;
+    the formula parser ignores the space.
+    """
+    sub_actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not sub_actions:
+        return argv
+    choices = sub_actions[0].choices
+    for k, arg in enumerate(argv):
+        if arg in choices:
+            options = list(choices[arg]._option_string_actions)
+            out = argv[: k + 1]
+            for a in argv[k + 1 :]:
+                if a == "--":
+                    out.extend(argv[len(out) :])
+                    break
+                out.append(" " + a if _looks_like_formula(a, options) else a)
+            return out
+        if not arg.startswith("-"):
+            return argv
+    return argv
+
+
+def _looks_like_formula(arg: str, options: list[str]) -> bool:
+    if not arg.startswith("-") or arg == "-":
+        return False
+    head = arg.split("=", 1)[0]
+    if head in options or (arg.startswith("--") and any(o.startswith(head) for o in options if o.startswith("--"))):
+        return False
+    try:
+        float(arg)
+        return False  # a negative number: argparse reads it as a value already
+    except ValueError:
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``dualdiff`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
 
@@ -373,15 +490,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_formulas_as_operands(list(sys.argv[1:] if argv is None else argv), parser))
+        if getattr(args, "handler", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
+        out = _safe_stream(sys.stdout)
+        try:
+            return int(args.handler(args, out))
+        except CommandError as e:
+            print(f"dualdiff {args.command}: error: {e.message}", file=_safe_stream(sys.stderr))
+            return e.status
     except SystemExit as e:  # argparse has printed its message (or --help)
         return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 2)
-    if getattr(args, "handler", None) is None:
-        parser.print_help(sys.stderr)
-        return 2
-    out = _safe_stream(sys.stdout)
+    except BrokenPipeError:
+        # the reader went away (``dualdiff ... | head -3``): stop quietly, as a filter should
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        print("dualdiff: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # never a traceback: one line, naming what went wrong
+        if os.environ.get("DUALDIFF_DEBUG"):
+            raise
+        text = " ".join(str(e).split())[:300]
+        print(
+            f"dualdiff: internal error: {type(e).__name__}: {text} (please report it; DUALDIFF_DEBUG=1 shows where)",
+            file=_safe_stream(sys.stderr),
+        )
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so Python's final flush does not fail on the closed pipe again."""
     try:
-        return int(args.handler(args, out))
-    except CommandError as e:
-        print(f"dualdiff {args.command}: error: {e.message}", file=_safe_stream(sys.stderr))
-        return e.status
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # an in-memory stream (tests): nothing to redirect
+        pass

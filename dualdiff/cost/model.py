@@ -230,6 +230,8 @@ LINEAR_COSTS: dict[Rule, Callable[[int, int], _Cost]] = {
     ar.CUMSUM: _cumsum_cost,
     **{r: _copy_cost for r in (st.GETITEM, st.RESHAPE, st.BROADCAST_TO, ar.TRANSPOSE, ar.DIAGONAL, ar.DIAG_EMBED)},
     ar.CONJ: _copy_cost,
+    ar.REAL: _copy_cost,
+    ar.IMAG: _copy_cost,
 }
 
 

@@ -24,10 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from ..rules.backends import GENERIC, backend_for, register_type
+from ..rules.arrays import CONCATENATE
+from ..rules.backends import GENERIC, backend_for, backend_of, register_type
 from ..rules.elementwise import POW, SQUARE
 from ..rules.evaluate import evaluate
 from ..rules.kinds import Elementwise, General, Linear, Nondiff
+from ..rules.structural import RESHAPE
 
 _counter = itertools.count(1)
 
@@ -141,6 +143,42 @@ def _is_two(b: Any) -> bool:
     return (type(b) is int or type(b) is float) and b == 2
 
 
+def _is_objects(v: Any) -> bool:
+    """An ndarray of dtype object (which may hold lifted values: ``np.array([x[0], x[1]])``)."""
+    return type(v) is np.ndarray and v.dtype.kind == "O"
+
+
+def from_objects(arr: Any) -> Any:
+    """An object array of lifted scalars (``np.array([x[0], x[1]])``) as one lifted array.
+
+    NumPy builds such arrays when given a list of lifted values; its object
+    loops compute with them element by element (through the methods of
+    :class:`~dualdiff.modes.lifted.Lifted`). Where one meets a rule together
+    with other values, it becomes the concatenation of its elements, which
+    is exact, so no derivative of any element is lost. An object array of
+    plain numbers is returned unchanged.
+
+    >>> import dualdiff as dd
+    >>> d = dd.Dual(2.0, 1.0)
+    >>> from_objects(np.array([d, 3.0 * d]))
+    Dual(array([2., 6.]), array([1., 3.]))
+    """
+    if not _is_objects(arr):
+        return arr
+    items = arr.ravel().tolist()
+    if not any(isinstance(i, LiftedBase) for i in items):
+        return arr
+    parts = []
+    for i in items:
+        if np.ndim(strip_all(i)) != 0 or not (isinstance(i, LiftedBase) or backend_of(i) is not None):
+            raise TypeError(
+                f"an object array of lifted values must hold scalars, got an element {i!r:.80}; "
+                "build arrays of lifted arrays with np.stack or np.concatenate"
+            )
+        parts.append(apply_linear(RESHAPE, i, (1,)) if isinstance(i, LiftedBase) else np.reshape(np.asarray(i), (1,)))
+    return apply_linear(RESHAPE, apply_general(CONCATENATE, tuple(parts), (0,)), arr.shape)
+
+
 def apply(rule: Elementwise, *args: Any) -> Any:
     """Apply an elementwise primitive to any mix of numbers and lifted values.
 
@@ -152,6 +190,8 @@ def apply(rule: Elementwise, *args: Any) -> Any:
         return apply2(rule, *args)
     if len(args) == 1:
         return apply1(rule, args[0])
+    if any(_is_objects(a) for a in args):
+        args = tuple(from_objects(a) for a in args)
     top = top_of(args)
     if top is None:
         return evaluate(rule, backend_for(args), args)
@@ -167,6 +207,10 @@ def apply1(rule: Elementwise, x: Any) -> Any:
     """
     if type(x) in LIFTED_TYPES or isinstance(x, LiftedBase):
         return x._unary(rule, x)
+    if _is_objects(x):
+        y = from_objects(x)
+        if y is not x:
+            return y._unary(rule, y)
     return evaluate(rule, backend_for((x,)), (x,))
 
 
@@ -179,6 +223,10 @@ def apply2(rule: Elementwise, a: Any, b: Any) -> Any:
     """
     la = a.level if (type(a) in LIFTED_TYPES or isinstance(a, LiftedBase)) else -1
     lb = b.level if (type(b) in LIFTED_TYPES or isinstance(b, LiftedBase)) else -1
+    if (la < 0 and _is_objects(a)) or (lb < 0 and _is_objects(b)):
+        a2, b2 = from_objects(a), from_objects(b)
+        if a2 is not a or b2 is not b:
+            return apply2(rule, a2, b2)
     if rule is POW and la > lb and _is_two(b) and type(strip_all(a)) is np.ndarray:
         return apply1(SQUARE, a)  # x**2 of an array: the same derivative in one pass fewer
     if la >= lb:
@@ -195,6 +243,8 @@ def apply_general(rule: General, args: tuple[Any, ...], params: tuple[Any, ...] 
     >>> apply_general(MATMUL, (np.eye(2), np.ones(2)))
     array([1., 1.])
     """
+    if any(_is_objects(a) for a in args):
+        args = tuple(from_objects(a) for a in args)
     top = top_of(args)
     if top is None:
         return rule.fn(*args, *params)
@@ -212,6 +262,10 @@ def apply_linear(rule: Linear, x: Any, *params: Any, nbatch: int = 0) -> Any:
     """
     if isinstance(x, LiftedBase):
         return x._linear(rule, x, params, nbatch)
+    if _is_objects(x):
+        y = from_objects(x)
+        if y is not x:
+            return y._linear(rule, y, params, nbatch)
     return rule.fn(x, nbatch, *params)
 
 

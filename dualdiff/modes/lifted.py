@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from ..rules.elementwise import ABS, ADD, CEIL, FLOOR, MUL, NEG, POS, POW, ROUND, SUB, TRUEDIV
+from ..rules.kinds import Elementwise, Rule, is_registered, on_register
 from ..rules.structural import GETITEM
 from ..rules.values import EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, NOT_EQUAL
 from . import generic  # noqa: F401  (fills the math namespace of nested levels)
-from .core import LiftedBase, apply1, apply2, apply_linear, apply_nondiff, strip_all
+from .core import LiftedBase, apply, apply1, apply2, apply_linear, apply_nondiff, strip_all
 from .numpy_api import array_function, array_ufunc
 
 
@@ -29,6 +30,12 @@ class Lifted(LiftedBase):
     comparison of Duals is a plain boolean, while a recording tracer keeps it.
     ``float()``, ``int()`` and ``complex()`` refuse: they would drop the
     derivative silently.
+
+    Every elementwise rule with a NumPy ufunc is also a method named after
+    the ufunc (``x.sin()``, ``x.arctan2(y)``): NumPy's loops over object
+    arrays call these, so ``np.sin(np.array([x[0], x[1]]))`` computes element
+    by element through the rules (:func:`_on_register` keeps them in step
+    with the table).
     """
 
     __slots__ = ()
@@ -117,7 +124,14 @@ class Lifted(LiftedBase):
         )
 
     def __float__(self) -> float:
-        return self._refuse("float")
+        try:
+            return self._refuse("float")
+        except TypeError as e:  # say what to do when NumPy is the caller
+            raise TypeError(
+                f"{e}. NumPy calls float() on each element of a list or object array of lifted values "
+                "when it needs a float result (np.mean([x, y]), np.std, np.var, np.float64(x), or storing "
+                "into a float array): build one lifted array with np.stack([x, y]) and pass that"
+            ) from None
 
     def __int__(self) -> int:
         return self._refuse("int")
@@ -362,6 +376,39 @@ class Lifted(LiftedBase):
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         return array_function(func, args, kwargs)
 
+
+#: The methods made for object loops (ufunc name -> rule), so unregistering removes them.
+_OBJECT_LOOP_METHODS: dict[str, Rule] = {}
+
+
+def _object_loop_method(rule: Elementwise, name: str) -> Any:
+    def method(self: Any, *others: Any) -> Any:
+        return apply(rule, self, *others)
+
+    method.__name__ = name
+    method.__doc__ = f"``np.{name}`` of this value (the rule ``{rule.name}``), as NumPy's object loops call it."
+    return method
+
+
+def _on_register(rule: Rule) -> None:
+    """A method per elementwise ufunc rule, for NumPy's loops over object arrays."""
+    ufunc = getattr(rule, "ufunc", None)
+    if not isinstance(rule, Elementwise) or ufunc is None:
+        return
+    name = ufunc.__name__
+    if not is_registered(rule):
+        if _OBJECT_LOOP_METHODS.get(name) is rule:
+            del _OBJECT_LOOP_METHODS[name]
+            delattr(Lifted, name)
+        return
+    if name in _OBJECT_LOOP_METHODS or not hasattr(Lifted, name):  # never shadow a method of the class
+        _OBJECT_LOOP_METHODS[name] = rule
+        setattr(Lifted, name, _object_loop_method(rule, name))
+
+
+on_register(_on_register)
+# np.fabs has no rule of its own (it is abs on reals), but object loops call x.fabs()
+Lifted.fabs = _object_loop_method(ABS, "fabs")  # type: ignore[attr-defined]
 
 #: Binary operators and the rules behind them; the modes generate fast versions.
 OPERATOR_METHODS = (

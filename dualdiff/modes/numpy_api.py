@@ -35,6 +35,7 @@ from ..rules.structural import BROADCAST_TO, GETITEM, RESHAPE, SUM
 from ..rules.values import VALUE_FUNCTIONS
 from .core import LiftedBase as Lifted
 from .core import apply, apply1, apply2, apply_general, apply_linear, apply_nondiff, strip_all
+from .scipy_api import scipy_handler, ufunc_name
 
 _AxisError = getattr(getattr(np, "exceptions", np), "AxisError", ValueError)
 
@@ -139,7 +140,7 @@ COMPOSED_UFUNCS: dict[Any, Callable[..., Any]] = {np.logaddexp: _logaddexp}
 
 def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Dispatch ``ufunc(*inputs)`` (or ``ufunc.reduce`` ...) on lifted values to its rule."""
-    name = f"np.{ufunc.__name__}"
+    name = ufunc_name(ufunc)
     if kwargs.get("out") is not None:
         _refuse_out(name if method == "__call__" else f"{name}.{method}", kwargs["out"])
     if method == "__call__":
@@ -157,6 +158,11 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
             if ufunc is np.conjugate:
                 return conj(*inputs)
             return COMPOSED_UFUNCS[ufunc](*inputs)
+        special = scipy_handler(ufunc)  # scipy.special.erf and friends
+        if special is not None:
+            if any(v is not None for k, v in kwargs.items() if k != "out"):
+                raise TypeError(f"{name} on lifted values takes no keyword arguments, got {sorted(kwargs)}")
+            return special(*inputs)
     elif method == "reduce" and ufunc in _REDUCERS:
         (a,) = inputs
         opts = dict(kwargs)
@@ -714,6 +720,52 @@ def _value_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     return handler
 
 
+def full_like(
+    a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None, **kw: Any
+) -> Any:
+    """``np.full_like``: a lifted fill value is broadcast (a linear rule), so its derivative is kept.
+
+    The result has ``a``'s shape (or ``shape``) and the promoted type of
+    ``a``'s dtype (or ``dtype``) and the fill value; a plain fill value gives
+    the plain array NumPy makes (its derivative is zero).
+    """
+    if not isinstance(fill_value, Lifted):
+        return np.full_like(strip_all(a), fill_value, dtype, order, subok, shape, **kw)
+    target = _shape(a) if shape is None else ((shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))
+    want = np.dtype(dtype) if dtype is not None else np.asarray(strip_all(a)).dtype
+    if want.kind not in "fc":
+        if dtype is not None:
+            raise TypeError(
+                f"np.full_like with dtype={want} would drop the derivative of the fill value; "
+                "use a floating or complex dtype"
+            )
+        want = np.asarray(strip_all(fill_value)).dtype  # an integer template: the fill value's type
+    out = broadcast_to(fill_value, target)
+    if np.result_type(strip_all(fill_value), want) != np.asarray(strip_all(fill_value)).dtype:
+        out = apply2(ADD, np.zeros(target, dtype=want), out)  # promote as NumPy would (zeros + fill)
+    return out
+
+
+def copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> None:
+    """``np.copyto`` of lifted values: only into an object array (``np.full(shape, x)`` builds one).
+
+    A float array cannot hold derivatives, so copying lifted values into it
+    raises instead of dropping them.
+    """
+    if isinstance(dst, np.ndarray) and dst.dtype.kind == "O" and not isinstance(where, Lifted):
+        values = broadcast_to(src, dst.shape) if isinstance(src, Lifted) else np.broadcast_to(src, dst.shape)
+        mask = np.broadcast_to(np.asarray(where, dtype=bool), dst.shape)
+        for idx in np.ndindex(dst.shape):
+            if mask[idx]:
+                dst[idx] = values[idx]
+        return
+    raise TypeError(
+        "np.copyto cannot store lifted values (Duals, tape values) into a plain array: that would drop "
+        "their derivatives. np.full_like(plain, x) and np.full(shape, x, dtype=float) do this; use "
+        "np.full_like(x_lifted, x), np.broadcast_to(x, shape) or np.zeros(shape) + x instead"
+    )
+
+
 def _value_function(rule: Nondiff) -> Callable[..., Any]:
     """A NumPy function of values (argmax, nonzero, isclose): its rule, keywords as parameters."""
 
@@ -791,7 +843,8 @@ FUNCTION_HANDLERS: dict[Any, Callable[..., Any]] = {
     np.size: lambda a, axis=None: np.size(strip_all(a), axis),
     **{f: _value_only(f) for f in (np.zeros_like, np.ones_like, np.empty_like, np.iscomplexobj, np.isrealobj)},
     **{f: _value_function(rule) for f, rule in VALUE_FUNCTIONS.items()},
-    np.full_like: _value_only(np.full_like),
+    np.full_like: full_like,
+    np.copyto: copyto,
     np.result_type: _value_only(np.result_type),
 }
 if hasattr(np.linalg, "matmul"):  # NumPy 2

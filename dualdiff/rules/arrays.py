@@ -189,6 +189,30 @@ CONJ = _linear(
 )
 
 
+def _as_complex(g: Any) -> Any:
+    g = np.asarray(g)
+    return g.astype(np.result_type(g, np.complex64))
+
+
+#: The real part (R-linear). Its transpose embeds a real cotangent as a complex
+#: one, as JAX's: so the cotangent of a real value is the real part of what
+#: flows back to it (see :func:`dualdiff.modes.tape.real_cotangent`).
+REAL = _linear(
+    "real",
+    "Re({0})",
+    fn=lambda x, nbatch: np.real(x),
+    transpose=lambda g, x_shape, nbatch: _as_complex(g),
+)
+
+#: The imaginary part (R-linear); its transpose is ``g -> -i g`` (JAX's convention).
+IMAG = _linear(
+    "imag",
+    "Im({0})",
+    fn=lambda x, nbatch: np.imag(x),
+    transpose=lambda g, x_shape, nbatch: -1j * _as_complex(g),
+)
+
+
 # ==========================================================================
 # Products: matmul, tensordot, einsum
 # ==========================================================================
@@ -603,25 +627,103 @@ SOLVE = _general(
 
 def _logdet_fwd(t: Any, nbatch: int, a: Any) -> Any:
     """d log det(a) = trace(inv(a) @ t) = sum(inv(a).T * t) over the matrix axes."""
-    w = _expand_batch(_mT(np.linalg.inv(a)), nbatch)
-    nd = np.ndim(a)
-    return np.sum(w * t, axis=(nd - 2, nd - 1))
+    return _trace_product(np.linalg.inv(a), t, nbatch, a)
 
 
 def _logdet_t(g: Any, nbatch: int, a: Any) -> Any:
-    w = _expand_batch(_mT(np.linalg.inv(a)), nbatch)
+    return _outer_with(np.linalg.inv(a), g, nbatch)
+
+
+def _trace_product(w: Any, t: Any, nbatch: int, a: Any) -> Any:
+    """``trace(w @ t)`` per matrix of the stack, i.e. ``sum(w.T * t)`` over the matrix axes."""
+    nd = np.ndim(a)
+    return np.sum(_expand_batch(_mT(w), nbatch) * t, axis=(nd - 2, nd - 1))
+
+
+def _outer_with(w: Any, g: Any, nbatch: int) -> Any:
+    """``g * w.T`` with ``g`` (one value per matrix, plus directions) spread over the matrix axes."""
     core = _core_ndim(g, nbatch)
     g = np.reshape(g, np.shape(g)[:core] + (1, 1) + _batch_shape(g, nbatch))
-    return w * g
+    return _expand_batch(_mT(w), nbatch) * g
 
 
+def _exclusive_products(s: np.ndarray) -> np.ndarray:
+    """``p[..., i] = prod(s[..., j] for j != i)``, exact where some ``s`` are 0 (no division)."""
+    ones = np.ones(s.shape[:-1] + (1,), dtype=s.dtype)
+    left = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return left * right
+
+
+#: Matrices at least this ill-conditioned take the cofactor formula for the adjugate
+#: when they are lifted (nested derivatives): ``det(a) inv(a)`` differentiated
+#: there would cancel about log10(cond) digits.
+_COFACTOR_COND = 1e6
+
+
+def adjugate(a: Any) -> Any:
+    """The adjugate ``adj(a)`` of a (stack of) square matrices: ``det(a) inv(a)`` where that exists.
+
+    ``d det(a) = trace(adj(a) @ da)`` holds everywhere, singular matrices
+    included, so the derivative of ``det`` is written with it. Plain arrays
+    use the SVD ``a = u diag(s) vh``: ``adj(a) = det(u) det(vh) vh^H
+    diag(prod_{j != i} s_j) u^H``, exact at singular matrices. Lifted matrices
+    (nested derivatives) need a formula that can be differentiated again:
+    ``det(a) inv(a)`` where ``a`` is well conditioned, else the cofactors,
+    determinants of the minors, which dispatch back into this table.
+
+    >>> adjugate(np.array([[1.0, 2.0], [2.0, 4.0]])).round(12)
+    array([[ 4., -2.],
+           [-2.,  1.]])
+    """
+    n = np.shape(a)[-1]
+    plain = np.asarray(_plain(a))
+    if n == 0:
+        return np.zeros(plain.shape, dtype=np.result_type(plain, 1.0))
+    if plain is a or not _is_lifted(a):
+        u, s, vh = np.linalg.svd(plain)
+        scale = np.linalg.det(u) * np.linalg.det(vh)
+        w = _mH(vh) * np.expand_dims(_exclusive_products(s).astype(u.dtype), -2)
+        return np.expand_dims(scale, (-1, -2)) * np.matmul(w, _mH(u))
+    with np.errstate(all="ignore"):
+        cond = np.linalg.cond(plain)
+    if np.all(np.isfinite(cond)) and np.max(cond, initial=0.0) < _COFACTOR_COND:
+        return np.expand_dims(np.linalg.det(a), (-1, -2)) * np.linalg.inv(a)
+    return _cofactors_transposed(a, n)
+
+
+def _cofactors_transposed(a: Any, n: int) -> Any:
+    """``adj(a)`` as the transposed matrix of cofactors ``(-1)^(i+j) det(minor_ij)`` (lifted ``a``)."""
+    if n == 1:
+        return np.ones(np.shape(a), dtype=np.result_type(_plain(a), 1.0))
+    lead = np.ndim(a) - 2
+    entries = []
+    for j in range(n):  # row j of adj(a) holds the cofactors of column j of a
+        others_j = [c for c in range(n) if c != j]
+        for i in range(n):
+            others_i = [r for r in range(n) if r != i]
+            minor = a[(slice(None),) * lead + (np.array(others_i)[:, None], np.array(others_j)[None, :])]
+            d = np.linalg.det(minor)
+            entries.append(np.expand_dims(-d if (i + j) % 2 else d, -1))
+    return np.reshape(np.concatenate(entries, axis=-1), np.shape(a))
+
+
+def _is_lifted(v: Any) -> bool:
+    return hasattr(v, "primal") and hasattr(v, "level")
+
+
+def _mH(a: Any) -> Any:
+    return np.conj(np.swapaxes(a, -1, -2))
+
+
+#: ``det(a)``; its derivative is ``trace(adj(a) @ da)``, which holds at singular matrices too.
 DET = _general(
     "det",
     1,
     "det({0})",
     fn=np.linalg.det,
-    linear_maps=(lambda t, nbatch, y, args, params: _expand_batch(y, nbatch) * _logdet_fwd(t, nbatch, args[0]),),
-    transposes=(lambda g, nbatch, y, args, params: _logdet_t(_expand_batch(y, nbatch) * g, nbatch, args[0]),),
+    linear_maps=(lambda t, nbatch, y, args, params: _trace_product(adjugate(args[0]), t, nbatch, args[0]),),
+    transposes=(lambda g, nbatch, y, args, params: _outer_with(adjugate(args[0]), g, nbatch),),
 )
 
 #: ``log|det(a)|`` for real matrices (the second output of ``slogdet``).
@@ -643,12 +745,14 @@ __all__ = [
     "DIAGONAL",
     "DIAG_EMBED",
     "EINSUM",
+    "IMAG",
     "INV",
     "LOGABSDET",
     "MATMUL",
     "MAX",
     "MIN",
     "PROD",
+    "REAL",
     "SOLVE",
     "TENSORDOT",
     "TRANSPOSE",

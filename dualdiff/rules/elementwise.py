@@ -18,9 +18,12 @@ zero partials (``hypot(x, 0)`` is ``abs(x)``). ``x ** y`` has ``d/dy = 0`` at
 
 Policy outside a domain: a real argument outside a function's real domain
 raises :class:`~dualdiff.errors.DomainError` (``log(-1)``, ``sqrt(-1)``,
-``arcsin(2)``) for every number type. On the boundary and on overflow the
-IEEE 754 limit is returned, as NumPy does: ``log(0) = -inf``,
-``exp(1000) = inf``, ``1 / 0.0 = inf``. Complex arguments use the principal
+``arcsin(2)``) for every number type, scalars and arrays alike. Infinity
+counts as outside where the function has no limit there: ``sin``, ``cos``
+and ``tan`` of ``+-inf`` raise (NumPy would return nan with an "invalid"
+warning). On the boundary and on overflow the IEEE 754 limit is returned,
+as NumPy does: ``log(0) = -inf``, ``exp(1000) = inf``, ``1 / 0.0 = inf``,
+``tanh(inf) = 1``. A nan argument gives nan, never an error. Complex arguments use the principal
 branch; functions that are not complex-differentiable (``holomorphic`` is
 False) refuse to be differentiated at complex points.
 
@@ -130,9 +133,11 @@ LOG10 = elementwise(
 LOG1P = elementwise("log1p", "log1p({0})", lambda m, y, x: 1 / (1 + x), domain="x >= -1", ufunc=np.log1p)
 
 # --- trigonometric and hyperbolic -----------------------------------------
-SIN = elementwise("sin", "sin({0})", lambda m, y, x: m.cos(x), ufunc=np.sin, latex=r"\sin")
-COS = elementwise("cos", "cos({0})", lambda m, y, x: -m.sin(x), ufunc=np.cos, latex=r"\cos")
-TAN = elementwise("tan", "tan({0})", lambda m, y, x: 1 + y * y, ufunc=np.tan, latex=r"\tan")
+# sin, cos and tan have no value (not even a limit) at +-inf: outside the domain
+_FINITE = "-inf < x < inf"
+SIN = elementwise("sin", "sin({0})", lambda m, y, x: m.cos(x), domain=_FINITE, ufunc=np.sin, latex=r"\sin")
+COS = elementwise("cos", "cos({0})", lambda m, y, x: -m.sin(x), domain=_FINITE, ufunc=np.cos, latex=r"\cos")
+TAN = elementwise("tan", "tan({0})", lambda m, y, x: 1 + y * y, domain=_FINITE, ufunc=np.tan, latex=r"\tan")
 ARCSIN = elementwise(
     "arcsin",
     "arcsin({0})",

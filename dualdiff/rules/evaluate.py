@@ -43,8 +43,13 @@ def evaluate(rule: Elementwise, m: Backend, args: Sequence[Any]) -> Any:
                 return fn(*args)
             except FloatingPointError:
                 raise _domain_error(rule, args) from None
+    if m is COMPLEX:
+        try:
+            return fn(*args)
+        except ValueError:  # cmath at an infinity where the function has no value
+            raise _domain_error(rule, args) from None
     y = fn(*args)
-    if m is MP and rule.domain is not None and _mp_left_real_line(y, args):
+    if m is MP and rule.domain is not None and (_mp_left_real_line(y, args) or _mp_invalid(y, args)):
         raise _domain_error(rule, args)
     return y
 
@@ -135,6 +140,18 @@ def _to_float(v: Any) -> Any:
     if isinstance(v, np.floating) or (type(v) is np.ndarray and v.ndim == 0 and v.dtype.kind == "f"):
         return float(v)
     return v
+
+
+def _mp_invalid(y: Any, args: Sequence[Any]) -> bool:
+    """nan from arguments that are not nan: IEEE 754's invalid operation (sin(inf))."""
+    return isinstance(y, mpmath.mpf) and mpmath.isnan(y) and not any(_is_nan(a) for a in args)
+
+
+def _is_nan(a: Any) -> bool:
+    try:
+        return bool(mpmath.isnan(a))
+    except (TypeError, ValueError):
+        return False
 
 
 def _mp_left_real_line(y: Any, args: Sequence[Any]) -> bool:

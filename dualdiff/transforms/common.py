@@ -69,7 +69,7 @@ def basis_chunks(x: Any, chunk: int) -> Any:
                 t = np.zeros(sz, dtype=seed_dtype(a))
                 if offset <= s < offset + sz:
                     t[s - offset] = 1.0
-                seeds.append(t.reshape(np.shape(a)) if np.ndim(a) else float(t[0]))
+                seeds.append(t.reshape(np.shape(a)) if np.ndim(a) else t[0].item())  # complex stays complex
             else:
                 t = np.zeros((sz, k), dtype=seed_dtype(a))
                 lo, hi = max(s, offset), min(e, offset + sz)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..modes.tape import Tape, Var
+from ..modes.tape import Tape, Var, real_cotangent
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
 from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, seed_dtype, zeros
 
@@ -22,6 +22,9 @@ class Pullback:
     Call it with ``y_bar`` shaped like f's output. The tape is released after
     the call unless ``retain_graph=True`` (as in PyTorch); calling a released
     pullback raises :class:`~dualdiff.tape.ReleasedTapeError`.
+
+    The cotangent of a real input is real, as in JAX and autograd: a complex
+    ``y_bar`` (or complex intermediate values) contribute their real part.
     """
 
     def __init__(self, tape: Tape, x: Any, inputs: list[Var], out: Any, y: Any) -> None:
@@ -37,9 +40,13 @@ class Pullback:
     def __call__(self, y_bar: Any, retain_graph: bool = False) -> Any:
         y_bar = check_input("y_bar", y_bar)
         check_like("y_bar", y_bar, "f(x)", self._y)
-        return self._sweep(leaves(y_bar), 0, retain_graph)
+        return self._sweep(leaves(y_bar), 0, retain_graph, project=True)
 
-    def _sweep(self, y_bar_leaves: list[Any], nbatch: int, retain_graph: bool) -> Any:
+    def _sweep(self, y_bar_leaves: list[Any], nbatch: int, retain_graph: bool, project: bool) -> Any:
+        """Input cotangents for the seeds ``y_bar_leaves``; ``project``: real ones for real inputs.
+
+        ``jacrev`` sweeps unprojected: the rows of the (complex) Jacobian.
+        """
         seeds: list[tuple[int, Any]] = []
         for o, g in zip(output_leaves(self._out), y_bar_leaves):
             _collect_seeds(o, g, self.tape, seeds)
@@ -50,8 +57,11 @@ class Pullback:
             g = adj[v.index]
             if g is None:
                 g = zeros(v.primal, batch)
-            elif isinstance(g, np.ndarray) and not g.flags.writeable:
-                g = g.copy()
+            else:
+                if project:
+                    g = real_cotangent(g, v.primal)
+                if isinstance(g, np.ndarray) and not g.flags.writeable:
+                    g = g.copy()
             grads.append(g)
         return rebuild(self._x, grads)
 
@@ -143,7 +153,7 @@ def jacrev(f: Function, chunk: int | None = None) -> Function:
         rows: list[list[Any]] = [[] for _ in leaves(x)]
         for i, (_, _, seeds) in enumerate(basis_chunks(y, k)):
             last = i == n_sweeps - 1
-            x_bar = pullback._sweep(seeds, 0 if k == 1 else 1, retain_graph=not last)
+            x_bar = pullback._sweep(seeds, 0 if k == 1 else 1, retain_graph=not last, project=False)
             for r, g in zip(rows, leaves(x_bar)):
                 # g: x.shape + (k,): move the cotangent axis to the front
                 r.append(np.expand_dims(g, 0) if k == 1 else np.moveaxis(np.asarray(g), -1, 0))
