@@ -488,13 +488,13 @@ def conj(x: Any) -> Any:
 
 
 def _real(val: Any) -> Any:
-    _real_only("np.real", val)
-    return val
+    """``np.real``: the rule ``real`` for complex values, the identity on real ones."""
+    return apply_linear(ar.REAL, val) if _is_complex(val) else val
 
 
 def _imag(val: Any) -> Any:
-    _real_only("np.imag", val)
-    return np.zeros(_shape(val))
+    """``np.imag``: the rule ``imag`` for complex values, zeros (a constant) for real ones."""
+    return apply_linear(ar.IMAG, val) if _is_complex(val) else np.zeros(_shape(val))
 
 
 # ==========================================================================
