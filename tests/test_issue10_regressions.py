@@ -5,7 +5,6 @@ case. Expected values are worked out by hand, or exactly with mpmath, never
 read from dualdiff itself.
 """
 
-import io
 import itertools
 import os
 import subprocess

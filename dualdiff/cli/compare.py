@@ -310,7 +310,10 @@ def register(subparsers: Any) -> None:
         help=f"directions per pass and cotangents per sweep (default: up to {DEFAULT_CHUNK}, see dd.default_chunk)",
     )
     p.add_argument(
-        "--repeat", type=int, metavar="R", help=f"timing repeats (default 5, fewer for slow calls; at most {MAX_REPEAT})"
+        "--repeat",
+        type=int,
+        metavar="R",
+        help=f"timing repeats (default 5, fewer for slow calls; at most {MAX_REPEAT})",
     )
     p.add_argument("--plot", metavar="PATH", help="plot time and operations against the sizes (PNG, SVG, PDF)")
     p.add_argument("--format", choices=FORMATS, default="text", help="how to print the table (default text)")
@@ -399,7 +402,9 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
         raise _fail(f"{len(grid)} sizes to compare; at most {MAX_CELLS} are allowed (fewer --n or --m sizes)")
     for n, m in grid:
         if (n or 1) * (m or 1) > MAX_JACOBIAN:
-            raise _fail(f"n = {n:,} by m = {m:,}: a Jacobian of more than {MAX_JACOBIAN:,} elements; choose smaller sizes")
+            raise _fail(
+                f"n = {n:,} by m = {m:,}: a Jacobian of more than {MAX_JACOBIAN:,} elements; choose smaller sizes"
+            )
     progress = Progress(len(grid), sys.stderr)
     cells = []
     for n, m in grid:
@@ -412,7 +417,8 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
             raise _fail(f"{name} at {label}: {type(e).__name__}: {_one_line(e)}", status=1) from None
         except Exception as e:  # a user's function may raise anything: one line, never a traceback
             progress.done()
-            raise _fail(f"{name} at {label}: the function raised {type(e).__name__}: {_one_line(e)}", status=1) from None
+            what = f"the function raised {type(e).__name__}: {_one_line(e)}"
+            raise _fail(f"{name} at {label}: {what}", status=1) from None
         cells.append(_Cell(report.n, report.m, report))
         progress.step(label)
     progress.done()

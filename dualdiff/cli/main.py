@@ -255,8 +255,12 @@ def run_table(args: argparse.Namespace, out: TextIO) -> int:
                 tables.append(tr.reverse_table(y_bar, formulas=not args.no_formulas))
         except ValueTooLargeError as e:
             raise CommandError(f"{e} (evaluating {args.expr} at {at})") from None
-        except (DomainError, ArithmeticError, NoRuleError, TypeError) as e:
-            # TypeError: a function that is not complex-differentiable at a complex point (abs at 1j)
+        except (DomainError, ArithmeticError, NoRuleError) as e:
+            raise CommandError(f"{str(e) or type(e).__name__} (evaluating {args.expr} at {at})", status=1) from None
+        except TypeError as e:
+            if "complex" not in str(e):
+                raise  # not the refusal below: a fault to report, never to pass off as the point's
+            # a function that is not complex-differentiable, at a complex point (abs at 1j)
             raise CommandError(f"{e} (evaluating {args.expr} at {at})", status=1) from None
         except (RecursionError, MemoryError):
             raise CommandError(f"the formula is too large to evaluate ({len(args.expr):,} characters)") from None
@@ -412,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> sorted(build_parser()._subparsers._group_actions[0].choices)
     ['compare', 'demo', 'table']
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dualdiff",
         description="Exact derivatives, forward and reverse mode from one rule table: worked tables and demos.",
         epilog="Exit status: 0 success, 2 command-line error, 1 computation failed at the point.",
@@ -422,6 +426,24 @@ def build_parser() -> argparse.ArgumentParser:
     for register in SUBCOMMANDS:
         register(subparsers)
     return parser
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with line breaks and other control characters escaped: an error stays one line.
+
+    >>> print(one_line("bad --at 0\n=2"))
+    bad --at 0\n=2
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its one-line error messages kept on one line whatever the user typed."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        super().error(one_line(message))
 
 
 def _safe_stream(stream: TextIO) -> TextIO:
@@ -463,6 +485,10 @@ def _formulas_as_operands(argv: list[str], parser: argparse.ArgumentParser) -> l
     return argv
 
 
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    return [c for a in parser._actions if isinstance(a, argparse._SubParsersAction) for c in a.choices]
+
+
 def _looks_like_formula(arg: str, options: list[str]) -> bool:
     if not arg.startswith("-") or arg == "-":
         return False
@@ -493,12 +519,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(_formulas_as_operands(list(sys.argv[1:] if argv is None else argv), parser))
         if getattr(args, "handler", None) is None:
             parser.print_help(sys.stderr)
+            print(f"dualdiff: error: choose a command: {', '.join(_commands(parser))}", file=sys.stderr)
             return 2
         out = _safe_stream(sys.stdout)
         try:
             return int(args.handler(args, out))
         except CommandError as e:
-            print(f"dualdiff {args.command}: error: {e.message}", file=_safe_stream(sys.stderr))
+            print(f"dualdiff {args.command}: error: {one_line(e.message)}", file=_safe_stream(sys.stderr))
             return e.status
     except SystemExit as e:  # argparse has printed its message (or --help)
         return int(e.code) if isinstance(e.code, int) else (0 if e.code is None else 2)
@@ -512,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # never a traceback: one line, naming what went wrong
         if os.environ.get("DUALDIFF_DEBUG"):
             raise
-        text = " ".join(str(e).split())[:300]
+        text = one_line(" ".join(str(e).split()))[:300]
         print(
             f"dualdiff: internal error: {type(e).__name__}: {text} (please report it; DUALDIFF_DEBUG=1 shows where)",
             file=_safe_stream(sys.stderr),

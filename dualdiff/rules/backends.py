@@ -253,6 +253,22 @@ MP.minimum = lambda a, b: a if (a <= b or mpmath.isnan(a)) else b
 MP.sign = _mp_sign
 MP.floor, MP.ceil = mpmath.floor, mpmath.ceil
 MP.round = mpmath.nint
+
+
+def _mp_real_only(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """An mpmath function that, like the complex namespace's, refuses complex arguments."""
+    refuse = _no_complex(name)
+
+    def f(*args: Any) -> Any:
+        if any(isinstance(a, (mpmath.mpc, complex)) for a in args):
+            return refuse(*args)
+        return fn(*args)
+
+    return f
+
+
+for _name in ("arctan2", "hypot", "relu", "maximum", "minimum", "sign", "floor", "ceil", "round"):
+    setattr(MP, _name, _mp_real_only(_name, getattr(MP, _name)))
 MP.const = lambda like, c: mpmath.mpf(c)
 MP.pi = lambda like: +mpmath.pi
 MP.xlogy = lambda y, x: 0 * y if y == 0 else y * mpmath.log(x)

@@ -92,7 +92,7 @@ def _any_complex(m: Backend, args: Sequence[Any]) -> bool:
     if m is COMPLEX:
         return True
     if m is MP:
-        return any(isinstance(a, mpmath.mpc) for a in args)
+        return any(isinstance(a, (mpmath.mpc, complex)) for a in args)
     if m is NUMPY:
         return any(np.iscomplexobj(a) for a in args)
     return False
