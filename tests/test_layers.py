@@ -117,3 +117,17 @@ def test_every_module_imports_alone(chunk):
     for name in names:
         result = subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, f"importing {name} alone fails:\n{result.stderr[-2000:]}"
+
+
+def test_no_library_code_replaces_methods_of_a_class():
+    """Methods are defined in class bodies; setattr only fills math namespaces (backends)."""
+    allowed = {"GENERIC", "COMPLEX"}
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("setattr", "delattr"):
+                target = node.args[0]
+                name = getattr(target, "id", None) or ast.unparse(target)
+                if name not in allowed:
+                    offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {ast.unparse(node)}")
+    assert not offenders, "\n".join(offenders)
