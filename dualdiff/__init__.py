@@ -63,7 +63,9 @@ from .modes.functions import (
 from .modes.tape import ReleasedTapeError, Tape, Var
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
+from .program.sparsity import jacobian_sparsity
 from .transforms import (
+    coloring,
     default_chunk,
     derivative,
     grad,
@@ -104,6 +106,7 @@ __all__ = [
     "cbrt",
     "ceil",
     "choose_mode",
+    "coloring",
     "compare",
     "cos",
     "cosh",
@@ -121,6 +124,7 @@ __all__ = [
     "hypot",
     "jacfwd",
     "jacobian",
+    "jacobian_sparsity",
     "jacrev",
     "jvp",
     "ln",

@@ -137,13 +137,27 @@ def explain_costs(c: Costs, weights: Weights = UNIT) -> ModeChoice:
     return ModeChoice(mode, reason, c.n, c.m, fwd, rev)
 
 
-def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Function:
+def jacobian(
+    f: Function,
+    mode: Mode = "auto",
+    chunk: int | None = None,
+    *,
+    sparsity: Any = None,
+    executor: Any = None,
+    progress: bool | None = None,
+) -> Function:
     """The Jacobian of ``f``, by ``mode`` = "forward", "reverse" or "auto".
 
     "auto" takes the mode that :func:`choose_mode` finds cheaper under the
     cost model of :mod:`dualdiff.cost` (broadly: forward when there are
     fewer inputs n than outputs m, reverse otherwise), once per input
     structure (types and shapes of x's leaves): later calls reuse the choice.
+
+    ``sparsity`` (a pattern, or ``"auto"`` to detect it from f's program)
+    returns a ``scipy.sparse`` CSR array compressed by coloring; with
+    ``mode="auto"`` both colorings are costed and the cheaper mode is taken
+    (:func:`dualdiff.cost.sparse.choose_sparse` says why). ``executor`` and
+    ``progress`` are passed on, as for :func:`dualdiff.jacfwd`.
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacobian(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
@@ -152,7 +166,12 @@ def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Func
     check_f(f, "jacobian")
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
-    fwd, rev = jacfwd(f, chunk), jacrev(f, chunk)
+    if sparsity is not None:
+        from .sparse import sparse_jacobian  # builds on this module
+
+        return sparse_jacobian(f, mode, chunk, sparsity, executor, progress)
+    fwd = jacfwd(f, chunk, executor=executor, progress=progress)
+    rev = jacrev(f, chunk, executor=executor, progress=progress)
     picked: dict[Any, str] = {}  # "auto": the mode chosen per input structure
 
     def jac(x: Any) -> Any:
