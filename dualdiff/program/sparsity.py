@@ -349,7 +349,8 @@ def _probe_linear(eq: Equation, ops: list[Operand], ctx: Context) -> Pattern:
         eq,
         ops,
         f"{rule.name}: a linear rule whose map is neither a selection nor a sum of elements; "
-        "every output element is taken to depend on every input element (register_structure declares one)",
+        "every output element is taken to depend on every input element (dense coupling; register_structure "
+        "declares a structure)",
     )
 
 
@@ -532,7 +533,8 @@ def _general_fallback(eq: Equation, ops: list[Operand], ctx: Context) -> Pattern
         eq,
         ops,
         f"{eq.rule.name}: no sparsity structure is known for this general rule; every output element is "
-        "taken to depend on every input its arguments depend on (register_structure declares one)",
+        "taken to depend on every input its arguments depend on (dense coupling; register_structure declares a "
+        "structure)",
     )
 
 

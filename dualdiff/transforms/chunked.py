@@ -13,9 +13,11 @@ Forward mode runs one batched pass per chunk; reverse mode one recording and
 one batched sweep per chunk (serially, all sweeps share one recording; on
 an executor each task records f once, since a tape cannot travel). The
 compressed result ``B = J @ seeds`` is decompressed exactly: ``J[i, j] =
-B[i, color(j)]`` for every (i, j) of the pattern, and any nonzero of B that
-no pattern entry accounts for means the pattern missed a nonzero of J, which
-raises instead of returning a wrong Jacobian.
+B[i, color(j)]`` for every (i, j) of the pattern. A nonzero of B that no
+pattern entry accounts for means a given pattern missed a nonzero of J, and
+raises instead of returning a wrong Jacobian (a miss hidden behind an entry
+of the same color cannot be seen: take patterns from
+:func:`dualdiff.jacobian_sparsity`, or ``sparsity="auto"``).
 
 >>> import numpy as np, dualdiff as dd
 >>> J = dd.jacfwd(lambda x: x[1:] * x[:-1], sparsity="auto")(np.arange(1.0, 5.0))
