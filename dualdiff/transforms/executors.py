@@ -19,7 +19,7 @@ chunk order. What it promises:
 
 With ``executor=None`` the tasks run in order in the calling process.
 
->>> from concurrent.futures import ThreadPoolExecutor
+>>> from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 >>> with ThreadPoolExecutor(2) as ex:
 ...     run_tasks(pow, [(2, 3), (3, 2)], executor=ex, describe=str, what="demo")
 [8, 9]
@@ -30,7 +30,7 @@ from __future__ import annotations
 import pickle
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -73,7 +73,7 @@ def _check_shipping(executor: Any, payload: tuple[Any, ...]) -> None:
     if isinstance(executor, ThreadPoolExecutor):
         return
     name = type(executor).__name__
-    if "ProcessPool" in name:  # the standard pickle, in a feeder thread: test it here for a clear error
+    if isinstance(executor, ProcessPoolExecutor):  # the standard pickle, in a feeder thread: test it here for a clear error
         for what, obj in zip(("f", "x"), payload):
             try:
                 pickle.dumps(obj)
