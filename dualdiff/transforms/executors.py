@@ -11,10 +11,10 @@ chunk order. What it promises:
   task carrying f (and x) goes to the executor; a function the executor
   cannot send to its workers (a lambda on a process pool, which pickles
   with the standard pickle) raises :class:`ShippingError` saying what to do;
-* **no partial Jacobian**: the first task that fails cancels the others and
-  raises :class:`JacobianTaskError` in the caller, naming the chunk and its
-  directions, with the task's exception as the cause; a process pool whose
-  worker died says so;
+* **no partial Jacobian**: results are collected in chunk order; the first
+  chunk found failed cancels the others and raises :class:`JacobianTaskError`
+  in the caller, naming the chunk and its directions, with the task's
+  exception as the cause; a process pool whose worker died says so;
 * **progress** on stderr for long jobs (see :mod:`.progress`).
 
 With ``executor=None`` the tasks run in order in the calling process.
@@ -28,7 +28,6 @@ With ``executor=None`` the tasks run in order in the calling process.
 from __future__ import annotations
 
 import pickle
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -92,37 +91,8 @@ def _check_shipping(executor: Any, payload: tuple[Any, ...]) -> None:
         ) from e
 
 
-class _Waiter:
-    """Counts finished futures; wakes the caller when all are done or one has failed."""
-
-    def __init__(self, total: int, progress: Any) -> None:
-        self.pending = total
-        self.failed: list[int] = []
-        self.cond = threading.Condition()
-        self.progress = progress
-
-    def callback(self, i: int) -> Callable[[Any], None]:
-        def done(fut: Any) -> None:
-            try:
-                ok = not fut.cancelled() and fut.exception() is None
-            except Exception:  # noqa: BLE001 - a future that cannot report counts as failed
-                ok = False
-            with self.cond:
-                self.pending -= 1
-                if not ok:
-                    self.failed.append(i)
-                self.cond.notify_all()
-            if ok:
-                self.progress.update()
-
-        return done
-
-    def wait(self) -> int | None:
-        """The index of the first failed task, or None once all succeeded."""
-        with self.cond:
-            while self.pending > 0 and not self.failed:
-                self.cond.wait(0.5)
-            return min(self.failed) if self.failed else None
+#: (executor, f) pairs whose shipping probe passed: the probe runs once per pair, not per Jacobian.
+_SHIPPED: set[tuple[int, int]] = set()
 
 
 def run_tasks(
@@ -152,31 +122,29 @@ def run_tasks(
             return results
         if not tasks:
             return []
-        _check_shipping(executor, shipped if shipped is not None else tasks[0])
-        waiter = _Waiter(total, pbar)
+        payload = shipped if shipped is not None else tasks[0]
+        key = (id(executor), id(payload[0]))
+        if key not in _SHIPPED:
+            _check_shipping(executor, payload)
+            _SHIPPED.add(key)
         futures = []
+        results = []
         try:
-            for i, args in enumerate(tasks):
-                fut = executor.submit(fn, *args)
-                fut.add_done_callback(waiter.callback(i))
-                futures.append(fut)
-            bad = waiter.wait()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-        if bad is not None:
-            for fut in futures:
-                fut.cancel()
-            _raise_failure(futures[bad], bad, total, describe, what, executor)
-        return [fut.result() for fut in futures]
+            futures = [executor.submit(fn, *args) for args in tasks]
+            for i, fut in enumerate(futures):  # in order: a failure anywhere means no Jacobian
+                try:
+                    results.append(fut.result())
+                except Exception as e:  # noqa: BLE001 - named and chained below
+                    _raise_failure(e, i, total, describe, what, executor)
+                pbar.update()
+        finally:
+            if len(results) < len(futures):
+                for fut in futures:
+                    fut.cancel()
+        return results
 
 
-def _raise_failure(fut: Any, i: int, total: int, describe: Callable[[int], str], what: str, executor: Any) -> None:
-    try:
-        err = fut.exception()
-    except BaseException as e:  # noqa: BLE001 - a cancelled or lost future
-        err = e
+def _raise_failure(err: BaseException, i: int, total: int, describe: Callable[[int], str], what: str, executor: Any) -> None:
     where = f"{what}: chunk {i + 1} of {total} ({describe(i)})"
     if isinstance(err, BrokenProcessPool):
         raise JacobianTaskError(
