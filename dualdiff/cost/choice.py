@@ -187,13 +187,15 @@ def jacobian(
     return jac
 
 
-def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False) -> Any:
+def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False, sparsity: Any = None) -> Any:
     """The mode ``jacobian(mode="auto")`` uses at ``x``: the cheaper one under the cost model.
 
     The model (:mod:`dualdiff.cost`) counts the element operations of the
     whole Jacobian in each mode, with ``chunk`` directions per pass; ties go
     by shape (forward if n < m). ``explain=True`` returns a
-    :class:`ModeChoice`: ``.mode``, and ``str()`` says why.
+    :class:`ModeChoice`: ``.mode``, and ``str()`` says why. With
+    ``sparsity`` (a pattern, or ``"auto"``) the choice is between the
+    compressed Jacobians of ``dd.jacobian(f, sparsity=...)``.
 
     >>> import numpy as np
     >>> choose_mode(lambda x: x * np.ones(3), 1.0)
@@ -204,5 +206,10 @@ def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = F
     """
     check_f(f, "choose_mode")
     check_chunk(chunk)
+    if sparsity is not None:  # compressed Jacobians: both colorings costed (dualdiff.cost.sparse)
+        from .sparse import choose_sparse  # builds on this module
+
+        choice = choose_sparse(f, check_input("x", x), sparsity, chunk)[0]
+        return choice if explain else choice.mode
     choice = choose(f, check_input("x", x), chunk or DEFAULT_CHUNK, explain)
     return choice if explain else choice.mode

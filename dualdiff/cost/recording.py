@@ -23,7 +23,17 @@ from ..transforms.common import check_chunk
 from .model import LINEAR_COSTS, OpCost, _copy_cost, _Cost, _elementwise_cost, _general_cost
 from .work import UNIT, ZERO, Shape, Weights, Work, size
 
-__all__ = ["Costs", "PrimitiveCost", "Recording", "WorkSums", "by_primitive", "chunk_for", "mode_costs", "record", "work_sums"]
+__all__ = [
+    "Costs",
+    "PrimitiveCost",
+    "Recording",
+    "WorkSums",
+    "by_primitive",
+    "chunk_for",
+    "mode_costs",
+    "record",
+    "work_sums",
+]
 
 
 class Recording:

@@ -624,7 +624,9 @@ def _sparse_rows(
             {
                 "mode": mode,
                 "colors": colors,
-                "how": describe_forward(passes, colors, k) if mode == "forward" else describe_reverse(passes, colors, k),
+                "how": describe_forward(passes, colors, k)
+                if mode == "forward"
+                else describe_reverse(passes, colors, k),
                 "passes": passes,
                 "ops": costs.ops("jacfwd" if mode == "forward" else "jacrev", weights),
                 "nnz": costs.nnz,

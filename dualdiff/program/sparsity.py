@@ -331,7 +331,7 @@ def _probe_linear(eq: Equation, ops: list[Operand], ctx: Context) -> Pattern:
             else:
                 got = rule.fn(labels.reshape(shape_in), eq.nbatch, *eq.params)  # type: ignore[attr-defined]
             got = np.asarray(got).ravel()
-        except Exception:  # noqa: BLE001 - a map that cannot take plain floats: no probe
+        except Exception:
             continue
         if np.iscomplexobj(got):
             continue
@@ -380,9 +380,7 @@ def _linear_structure(rule: Linear) -> Structure:
 _LETTERS = [c for c in string.ascii_letters if c not in "ijk"]
 
 
-def _contraction(
-    ops: list[Operand], subs: Sequence[str], out: str, dims: dict[str, int], ctx: Context
-) -> Pattern:
+def _contraction(ops: list[Operand], subs: Sequence[str], out: str, dims: dict[str, int], ctx: Context) -> Pattern:
     """An einsum: output element e depends on element f of operand i when some term of e's sum
     holds f times factors of the other operands that are not constant zeros."""
     out_shape = tuple(dims[c] for c in out)
@@ -647,8 +645,7 @@ def detect(prog: Program) -> SparsityResult:
     pattern = _assemble(ctx, outputs, patterns, shapes)
     if ctx.notes:
         warnings.warn(
-            "the Jacobian pattern was widened to dense coupling where no structure is known: "
-            + "; ".join(ctx.notes),
+            "the Jacobian pattern was widened to dense coupling where no structure is known: " + "; ".join(ctx.notes),
             SparsityWarning,
             stacklevel=3,
         )

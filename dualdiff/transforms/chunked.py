@@ -117,9 +117,7 @@ def _size(tree: Any) -> int:
 # --------------------------------------------------------------------------
 
 
-def dense_jacobian(
-    f: Function, x: Any, mode: str, chunk: int | None, executor: Any, progress: bool | None
-) -> Any:
+def dense_jacobian(f: Function, x: Any, mode: str, chunk: int | None, executor: Any, progress: bool | None) -> Any:
     """f's dense Jacobian at ``x`` (shape ``y.shape + x.shape``), its chunks as tasks on ``executor``."""
     if mode == "forward":
         n = _size(x)
@@ -153,9 +151,7 @@ def _dense_reverse(f: Function, x: Any, chunk: int | None, executor: Any, progre
     if not chunks:
         per_input = [np.zeros((0,) + np.shape(a)) for a in xl]
     else:
-        per_input = [
-            np.concatenate([np.moveaxis(b[j], -1, 0) for b in blocks], axis=0) for j in range(len(xl))
-        ]
+        per_input = [np.concatenate([np.moveaxis(b[j], -1, 0) for b in blocks], axis=0) for j in range(len(xl))]
     out_blocks, offset = [], 0
     for shape in shapes:
         sz = math.prod(shape)
@@ -224,7 +220,10 @@ def compressed_jacobian(
         if results:
             _check_rows(sum(int(np.size(t)) for t in results[0][0]) // (chunks[0].stop - chunks[0].start), m)
             b = np.concatenate(
-                [np.concatenate([np.reshape(t, (-1, c.stop - c.start)) for t in r[0]], axis=0) for r, c in zip(results, chunks)],
+                [
+                    np.concatenate([np.reshape(t, (-1, c.stop - c.start)) for t in r[0]], axis=0)
+                    for r, c in zip(results, chunks)
+                ],
                 axis=1,
             )
         else:
@@ -238,7 +237,10 @@ def compressed_jacobian(
         _check_rows(sum(math.prod(s) for s in shapes), m)
         if blocks:
             c_mat = np.concatenate(
-                [np.concatenate([np.reshape(g, (-1, c.stop - c.start)) for g in blk], axis=0) for blk, c in zip(blocks, chunks)],
+                [
+                    np.concatenate([np.reshape(g, (-1, c.stop - c.start)) for g in blk], axis=0)
+                    for blk, c in zip(blocks, chunks)
+                ],
                 axis=1,
             ).T  # (colors, n)
         else:
@@ -262,7 +264,11 @@ def _check_complete(b: np.ndarray, lines: np.ndarray, groups: np.ndarray, mode: 
     stray = (b != 0) & ~covered
     if stray.any():
         i, c = np.argwhere(stray)[0]
-        where = f"output {i} depends on an input of color {c}" if mode == "column" else f"input {i} feeds an output of color {c}"
+        where = (
+            f"output {i} depends on an input of color {c}"
+            if mode == "column"
+            else f"input {i} feeds an output of color {c}"
+        )
         raise ValueError(
             f"the sparsity pattern misses nonzeros of the Jacobian ({where} that the pattern does not list); "
             "detect the pattern with dd.jacobian_sparsity(f, x), or pass sparsity='auto'"

@@ -72,11 +72,13 @@ def _check_shipping(executor: Any, payload: tuple[Any, ...]) -> None:
     if isinstance(executor, ThreadPoolExecutor):
         return
     name = type(executor).__name__
-    if isinstance(executor, ProcessPoolExecutor):  # the standard pickle, in a feeder thread: test it here for a clear error
+    if isinstance(
+        executor, ProcessPoolExecutor
+    ):  # the standard pickle, in a feeder thread: test it here for a clear error
         for what, obj in zip(("f", "x"), payload):
             try:
                 pickle.dumps(obj)
-            except Exception as e:  # noqa: BLE001 - any pickling failure means it cannot be shipped
+            except Exception as e:
                 raise ShippingError(
                     f"{what} cannot be sent to the worker processes of {name} ({type(e).__name__}: {e}); "
                     + _SHIP_ADVICE
@@ -85,7 +87,7 @@ def _check_shipping(executor: Any, payload: tuple[Any, ...]) -> None:
         executor.submit(_probe, *payload).result()
     except BrokenProcessPool as e:
         raise JacobianTaskError(f"the worker processes of {name} died before any chunk was sent: {e}") from e
-    except Exception as e:  # noqa: BLE001 - whatever stops the probe stops every task
+    except Exception as e:
         raise ShippingError(
             f"f and x could not be sent to the workers of {name} ({type(e).__name__}: {e}); " + _SHIP_ADVICE
         ) from e
@@ -134,7 +136,7 @@ def run_tasks(
             for i, fut in enumerate(futures):  # in order: a failure anywhere means no Jacobian
                 try:
                     results.append(fut.result())
-                except Exception as e:  # noqa: BLE001 - named and chained below
+                except Exception as e:
                     _raise_failure(e, i, total, describe, what, executor)
                 pbar.update()
         finally:
@@ -144,7 +146,9 @@ def run_tasks(
         return results
 
 
-def _raise_failure(err: BaseException, i: int, total: int, describe: Callable[[int], str], what: str, executor: Any) -> None:
+def _raise_failure(
+    err: BaseException, i: int, total: int, describe: Callable[[int], str], what: str, executor: Any
+) -> None:
     where = f"{what}: chunk {i + 1} of {total} ({describe(i)})"
     if isinstance(err, BrokenProcessPool):
         raise JacobianTaskError(
