@@ -29,7 +29,7 @@ to about 10^5 columns).
 >>> S = sp.csr_array(np.eye(4, dtype=bool) | np.eye(4, k=1, dtype=bool))
 >>> c = coloring(S)
 >>> c.ncolors, c.colors.tolist()
-(2, [0, 1, 0, 1])
+(2, [1, 0, 1, 0])
 """
 
 from __future__ import annotations
