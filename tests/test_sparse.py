@@ -12,7 +12,7 @@ import pytest
 sp = pytest.importorskip("scipy.sparse")
 
 import dualdiff as dd  # noqa: E402
-from dualdiff.cost.sparse import choose_sparse  # noqa: E402
+from dualdiff.cost.choice import choose_sparse  # noqa: E402
 from dualdiff.program.sparsity import SparsityWarning  # noqa: E402
 
 
@@ -339,7 +339,7 @@ def test_coloring_arguments_are_checked():
 def test_missing_scipy_names_the_extra(monkeypatch):
     import importlib
 
-    from dualdiff import extras
+    from dualdiff import errors
 
     real = importlib.import_module
 
@@ -348,6 +348,6 @@ def test_missing_scipy_names_the_extra(monkeypatch):
             raise ImportError("No module named 'scipy'")
         return real(name, *args)
 
-    monkeypatch.setattr(extras.importlib, "import_module", fake)
+    monkeypatch.setattr(errors.importlib, "import_module", fake)
     with pytest.raises(ImportError, match=r'pip install "dualdiff\[sparse\]"'):
         dd.jacobian_sparsity(np.sin, np.ones(3))

@@ -15,15 +15,30 @@ from typing import Any, Literal
 import numpy as np
 
 from ..modes.tree import check_input, leaves, output_leaves
+from ..program.tracer import record as record_program
+from ..transforms.chunked import SparseJacobian, compressed_jacobian, from_program
+from ..transforms.coloring import as_pattern
 from ..transforms.common import DEFAULT_CHUNK, Function, check_chunk, check_f
 from ..transforms.forward import jacfwd
 from ..transforms.reverse import jacrev
-from .recording import Costs, chunk_for, mode_costs, record
+from .recording import Costs, chunk_for, cost_program, mode_costs, record
+from .sparse import SparseCosts, sparse_costs
 from .work import UNIT, Weights
 
 Mode = Literal["auto", "forward", "reverse"]
 
-__all__ = ["ModeChoice", "choose", "choose_mode", "describe_forward", "describe_reverse", "explain_costs", "jacobian"]
+__all__ = [
+    "ModeChoice",
+    "choose",
+    "choose_mode",
+    "choose_sparse",
+    "describe_forward",
+    "describe_reverse",
+    "explain_costs",
+    "explain_sparse",
+    "jacobian",
+    "sparse_jacobian",
+]
 
 
 @dataclass(frozen=True)
@@ -167,8 +182,6 @@ def jacobian(
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     if sparsity is not None:
-        from .sparse import sparse_jacobian  # builds on this module
-
         return sparse_jacobian(f, mode, chunk, sparsity, executor, progress)
     fwd = jacfwd(f, chunk, executor=executor, progress=progress)
     rev = jacrev(f, chunk, executor=executor, progress=progress)
@@ -207,9 +220,84 @@ def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = F
     check_f(f, "choose_mode")
     check_chunk(chunk)
     if sparsity is not None:  # compressed Jacobians: both colorings costed (dualdiff.cost.sparse)
-        from .sparse import choose_sparse  # builds on this module
-
         choice = choose_sparse(f, check_input("x", x), sparsity, chunk)[0]
         return choice if explain else choice.mode
     choice = choose(f, check_input("x", x), chunk or DEFAULT_CHUNK, explain)
     return choice if explain else choice.mode
+
+
+# --------------------------------------------------------------------------
+# compressed (sparse) Jacobians: both colorings costed, the cheaper taken
+# --------------------------------------------------------------------------
+
+
+def explain_sparse(c: SparseCosts, weights: Weights = UNIT) -> ModeChoice:
+    """The mode a compressed Jacobian takes (the cheaper under the model), and why.
+
+    The reason names both colorings, what each mode then costs, and the
+    lower bounds (the densest row and column) that explain the counts.
+    """
+    fwd, rev = c.ops("jacfwd", weights), c.ops("jacrev", weights)
+    mode = ("forward" if c.n < c.m else "reverse") if fwd == rev else ("forward" if fwd < rev else "reverse")
+    cheap, dear = sorted((fwd, rev))
+    ratio = dear / cheap if cheap else math.inf
+    by = "as cheap" if fwd == rev else (f"{(ratio - 1) * 100:.2g}% cheaper" if ratio < 1.1 else f"{ratio:.3g}x cheaper")
+    how_f = describe_forward(c.passes, c.col_colors, c.forward_chunk)
+    how_r = describe_reverse(c.sweeps, c.row_colors, c.reverse_chunk)
+    reason = (
+        f"{mode}: f maps R^{c.n:,} -> R^{c.m:,} with {c.nnz:,} structural nonzeros; "
+        f"{_plural(c.col_colors, 'column color')} for forward mode ({how_f}, {fwd:,} element operations), "
+        f"{_plural(c.row_colors, 'row color')} for reverse mode ({how_r}, {rev:,}): {mode} is {by}. "
+        f"Lower bounds: row {c.dense_row:,} has {c.max_row:,} nonzeros, so no column coloring has fewer "
+        f"than {c.max_row:,} colors; column {c.dense_col:,} has {c.max_col:,}, so no row coloring has fewer "
+        f"than {c.max_col:,}"
+    )
+    if c.max_row == c.n and c.max_col == c.m and c.n > 2 and c.m > 2:
+        reason += (
+            " (a dense row and a dense column, as in an arrowhead, defeat both one-sided colorings: "
+            "every column shares the dense row, every row the dense column)"
+        )
+    return ModeChoice(mode, reason, c.n, c.m, fwd, rev)
+
+
+def choose_sparse(f: Any, x: Any, sparsity: Any = "auto", chunk: int | None = None) -> tuple[ModeChoice, Any]:
+    """Detect (or take) f's pattern at x, color it both ways, and pick the mode: (choice, its SparseJacobian).
+
+    One recording of f serves the detection and the costs.
+
+    >>> import numpy as np
+    >>> def f(x):   # a dense first output above a diagonal
+    ...     return np.concatenate([np.sum(x, keepdims=True), x[1:] ** 2])
+    >>> choice, _ = choose_sparse(f, np.ones(6))
+    >>> choice.mode
+    'reverse'
+    """
+    prog, _ = record_program(f, x)
+    info = from_program(prog) if isinstance(sparsity, str) else SparseJacobian(as_pattern(sparsity))
+    costs = sparse_costs(cost_program(prog), info.pattern, info.coloring("column"), info.coloring("row"), chunk)
+    return explain_sparse(costs), info
+
+
+def sparse_jacobian(
+    f: Any, mode: str, chunk: int | None, sparsity: Any, executor: Any, progress: bool | None
+) -> Callable[[Any], Any]:
+    """``dd.jacobian(f, mode, sparsity=...)``: a compressed Jacobian, the mode picked per input structure."""
+    if mode != "auto":
+        transform = jacfwd if mode == "forward" else jacrev
+        return transform(f, chunk, sparsity=sparsity, executor=executor, progress=progress)  # type: ignore[no-any-return]
+    if isinstance(sparsity, str) and sparsity != "auto":
+        raise ValueError(f"sparsity must be a pattern (scipy.sparse or a 2-D array), 'auto' or None, got {sparsity!r}")
+    picked: dict[Any, tuple[str, Any]] = {}  # the mode and pattern per input structure
+
+    def jac(x: Any) -> Any:
+        x = check_input("x", x)
+        key = tuple((type(a), np.shape(a)) for a in leaves(x))
+        known = picked.get(key)
+        if known is None or not known[1].holds_at(x):
+            choice, info = choose_sparse(f, x, sparsity, chunk)
+            known = picked[key] = (choice.mode, info)
+        mode_, info = known
+        c = info.coloring("column" if mode_ == "forward" else "row")
+        return compressed_jacobian(f, x, info.pattern, c, chunk, executor, progress)
+
+    return jac

@@ -602,7 +602,8 @@ def _sparse_rows(
     """Both compressed Jacobians, costed, timed and checked against the dense one."""
     from ..transforms.chunked import SparseJacobian, compressed_jacobian, from_program
     from ..transforms.coloring import as_pattern
-    from .sparse import explain_sparse, sparse_costs
+    from .choice import explain_sparse
+    from .sparse import sparse_costs
 
     rec = record(f, x)
     info = from_program(rec.program) if isinstance(sparsity, str) else SparseJacobian(as_pattern(sparsity))

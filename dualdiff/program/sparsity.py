@@ -58,7 +58,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..extras import scipy_sparse
+from ..errors import scipy_sparse
 from ..rules import arrays as ar
 from ..rules.elementwise import MUL
 from ..rules.kinds import Elementwise, General, Linear, Nondiff, Rule

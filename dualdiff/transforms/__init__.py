@@ -7,6 +7,7 @@ layer (:mod:`dualdiff.cost.choice`), which owns the choice of mode.
 
 from __future__ import annotations
 
+from .chunked import SparseJacobian  # also installs the sparse and executor Jacobians
 from .coloring import Coloring, coloring
 from .common import DEFAULT_CHUNK, default_chunk
 from .executors import JacobianTaskError, ShippingError
@@ -20,6 +21,7 @@ __all__ = [
     "JacobianTaskError",
     "Pullback",
     "ShippingError",
+    "SparseJacobian",
     "coloring",
     "default_chunk",
     "derivative",

@@ -35,13 +35,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import GuardError
-from ..extras import scipy_sparse
+from ..errors import GuardError, scipy_sparse
 from ..modes.tree import check_input, leaves, rebuild
 from ..program.sparsity import detect
 from ..program.tracer import record
 from .coloring import Coloring, as_pattern, coloring
-from .common import Function, default_chunk, seed_dtype
+from .common import Function, default_chunk, register_chunked, seed_dtype
 from .executors import run_tasks
 from .forward import _jacobian_tree, _push_forward
 from .reverse import vjp
@@ -349,3 +348,6 @@ def jacobian_function(
         return compressed_jacobian(f, x, info.pattern, c, chunk, executor, progress)
 
     return jac
+
+
+register_chunked(jacobian_function)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..extras import scipy_sparse
+from ..errors import scipy_sparse
 
 __all__ = ["Coloring", "as_pattern", "coloring"]
 

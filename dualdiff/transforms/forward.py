@@ -16,7 +16,7 @@ from ..modes.core import LiftedBase, new_level
 from ..modes.dual import Dual
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
 from ..rules.backends import backend_of
-from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, zeros
+from .common import Function, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, zeros
 from .executors import check_executor
 from .progress import check_progress, tracked
 
@@ -148,9 +148,7 @@ def jacfwd(
     check_executor(executor)
     check_progress(progress)
     if sparsity is not None or executor is not None:
-        from .chunked import jacobian_function  # chunked builds on this module
-
-        return jacobian_function(f, "forward", chunk, sparsity, executor, progress)
+        return chunked_jacobian(f, "forward", chunk, sparsity, executor, progress)
 
     def jac(x: Any) -> Any:
         x = check_input("x", x)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..modes.tape import Tape, Var
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
-from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, seed_dtype, zeros
+from .common import Function, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, seed_dtype, zeros
 from .executors import check_executor
 from .progress import check_progress, tracked
 
@@ -152,9 +152,7 @@ def jacrev(
     check_executor(executor)
     check_progress(progress)
     if sparsity is not None or executor is not None:
-        from .chunked import jacobian_function  # chunked builds on this module
-
-        return jacobian_function(f, "reverse", chunk, sparsity, executor, progress)
+        return chunked_jacobian(f, "reverse", chunk, sparsity, executor, progress)
 
     def jac(x: Any) -> Any:
         y, pullback = vjp(f, x)
