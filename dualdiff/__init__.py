@@ -64,7 +64,9 @@ from .modes.functions import (
 from .modes.tape import ReleasedTapeError, Tape, Var
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
+from .program.sparsity import jacobian_sparsity
 from .transforms import (
+    coloring,
     default_chunk,
     derivative,
     grad,
@@ -103,6 +105,7 @@ __all__ = [
     "cbrt",
     "ceil",
     "choose_mode",
+    "coloring",
     "compare",
     "cos",
     "cosh",
@@ -120,6 +123,7 @@ __all__ = [
     "hypot",
     "jacfwd",
     "jacobian",
+    "jacobian_sparsity",
     "jacrev",
     "jvp",
     "ln",

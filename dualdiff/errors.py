@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+#: How to install what sparse Jacobians need: the one place this hint is written.
+SPARSE_EXTRA_HINT = 'pip install "dualdiff[sparse]"'
+
 
 class DomainError(ValueError):
     """A real argument lies outside a function's real domain.
@@ -48,3 +54,24 @@ class GuardError(RuntimeError):
     ...     print(str(e).splitlines()[0])
     guard 1 failed: bool(v_1) was True when recorded, False here
     """
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency of the feature that was called is not installed (the message says how to get it)."""
+
+
+def scipy_sparse() -> Any:
+    """The ``scipy.sparse`` module, imported on first use, or :class:`MissingExtraError` naming the extra.
+
+    dualdiff's runtime dependencies are NumPy and mpmath; sparse Jacobians
+    (``dd.jacobian_sparsity``, ``dd.jacfwd(f, sparsity=...)``) need SciPy.
+
+    >>> scipy_sparse().csr_array((2, 3)).shape
+    (2, 3)
+    """
+    try:
+        return importlib.import_module("scipy.sparse")
+    except ImportError as e:
+        raise MissingExtraError(
+            f"sparse Jacobians need SciPy (scipy.sparse), which is not installed: {SPARSE_EXTRA_HINT}"
+        ) from e

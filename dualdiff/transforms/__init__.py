@@ -7,14 +7,22 @@ layer (:mod:`dualdiff.cost.choice`), which owns the choice of mode.
 
 from __future__ import annotations
 
+from .chunked import SparseJacobian  # also installs the sparse and executor Jacobians
+from .coloring import Coloring, coloring
 from .common import DEFAULT_CHUNK, default_chunk
+from .executors import JacobianTaskError, ShippingError
 from .forward import derivative, jacfwd, jvp
 from .mixed import hessian, hvp
 from .reverse import Pullback, grad, jacrev, value_and_grad, vjp
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "Coloring",
+    "JacobianTaskError",
     "Pullback",
+    "ShippingError",
+    "SparseJacobian",
+    "coloring",
     "default_chunk",
     "derivative",
     "grad",
