@@ -19,6 +19,14 @@ from __future__ import annotations
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
 from .errors import DomainError, GuardError, NoRuleError
 from .modes.dual import Dual
+from .modes.extend import (
+    defelementwise,
+    defgeneral,
+    deflinear,
+    register_numpy_function,
+    unregister_numpy_function,
+    unregister_rule,
+)
 from .modes.functions import (
     abs,
     arccos,
@@ -64,6 +72,9 @@ from .modes.tape import ReleasedTapeError, Tape, Var
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
 from .transforms import (
+    check_grads,
+    custom_jvp,
+    custom_vjp,
     default_chunk,
     derivative,
     grad,
@@ -72,6 +83,7 @@ from .transforms import (
     jacfwd,
     jacrev,
     jvp,
+    stop_gradient,
     value_and_grad,
     vjp,
 )
@@ -103,11 +115,17 @@ __all__ = [
     "arctanh",
     "cbrt",
     "ceil",
+    "check_grads",
     "choose_mode",
     "compare",
     "cos",
     "cosh",
+    "custom_jvp",
+    "custom_vjp",
     "default_chunk",
+    "defelementwise",
+    "defgeneral",
+    "deflinear",
     "derivative",
     "erf",
     "erfc",
@@ -132,6 +150,7 @@ __all__ = [
     "minimum",
     "power",
     "reciprocal",
+    "register_numpy_function",
     "relu",
     "round",
     "sigmoid",
@@ -141,9 +160,12 @@ __all__ = [
     "softplus",
     "sqrt",
     "square",
+    "stop_gradient",
     "tan",
     "tanh",
     "trace",
+    "unregister_numpy_function",
+    "unregister_rule",
     "value_and_grad",
     "vjp",
     "wengert",

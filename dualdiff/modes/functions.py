@@ -71,6 +71,32 @@ def public_function(rule: Elementwise, name: str | None = None) -> Callable[...,
     return _document(fn, rule, name)
 
 
+#: Every public function made so far, by name (also after its rule was unregistered),
+#: so that a rule registered again under that name takes over the same function object.
+_MADE: dict[str, Callable[..., Any]] = {}
+
+
+def _retarget(fn: Callable[..., Any], old: Elementwise, new: Elementwise) -> bool:
+    """Make ``fn`` (made for ``old``) apply ``new``, a rule of the same name and arity.
+
+    Everything that holds the function (``dd.sin``, a user's reference)
+    then follows the replacement. Generated unary functions read their rule
+    from their own namespace; the others hold it in a closure cell.
+    """
+    if old.nin != new.nin:
+        return False
+    if new.nin == 1:
+        if old.signs is not None or new.signs is not None:  # their code has the constant partials built in
+            return False
+        fn.__globals__.update(rule=new, impl=new.float_impl, p0=new.p0, p1=new.p1)
+        return True
+    for cell in getattr(fn, "__closure__", None) or ():
+        if cell.cell_contents is old:
+            cell.cell_contents = new
+            return True
+    return False
+
+
 def _on_register(rule: Rule) -> None:
     if not isinstance(rule, Elementwise):
         return
@@ -79,7 +105,10 @@ def _on_register(rule: Rule) -> None:
         if FUNCTIONS.get(rule.name) is not None and getattr(FUNCTIONS[rule.name], "rule", None) is rule:
             del FUNCTIONS[rule.name]
         return
-    fn = public_function(rule)
+    fn = _MADE.get(rule.name)
+    if fn is None or not _retarget(fn, fn.rule, rule):  # type: ignore[attr-defined]
+        fn = public_function(rule)
+        _MADE[rule.name] = fn
     fn.rule = rule  # type: ignore[attr-defined]
     if rule.nin == 1:
         fastpaths.UNARY[rule] = fn

@@ -7,7 +7,9 @@ layer (:mod:`dualdiff.cost.choice`), which owns the choice of mode.
 
 from __future__ import annotations
 
+from .check import check_grads
 from .common import DEFAULT_CHUNK, default_chunk
+from .custom import custom_jvp, custom_vjp, stop_gradient
 from .forward import derivative, jacfwd, jvp
 from .mixed import hessian, hvp
 from .reverse import Pullback, grad, jacrev, value_and_grad, vjp
@@ -15,6 +17,9 @@ from .reverse import Pullback, grad, jacrev, value_and_grad, vjp
 __all__ = [
     "DEFAULT_CHUNK",
     "Pullback",
+    "check_grads",
+    "custom_jvp",
+    "custom_vjp",
     "default_chunk",
     "derivative",
     "grad",
@@ -23,6 +28,7 @@ __all__ = [
     "jacfwd",
     "jacrev",
     "jvp",
+    "stop_gradient",
     "value_and_grad",
     "vjp",
 ]
