@@ -464,7 +464,7 @@ class custom_vjp(_Custom):
         # nested levels: the residuals must carry the lower levels' derivatives, so fwd runs on them
         try:
             return self._call_fwd(args, call)[1]
-        except TypeError as e:
+        except Exception as e:  # a black box meeting lifted values (C code may turn the TypeError into others)
             kinds = sorted({type(a).__name__ for a in args if isinstance(a, LiftedBase)})
             raise TypeError(
                 f"a derivative of order 2 or more through custom_vjp function {self.name} differentiates its "
