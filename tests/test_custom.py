@@ -131,8 +131,10 @@ def test_custom_jvp_on_tuples_several_outputs_and_static_arguments():
     dd.check_grads(f, p, order=2)
     x, y = p
     r = math.hypot(x, y)
-    want = (2 * x / r * math.atan2(y, x) - 2 * r * y / r**2 + 2 * x * y * y + 2 * (x - y),
-            2 * y / r * math.atan2(y, x) + 2 * r * x / r**2 + 2 * x * x * y - 2 * (x - y))
+    want = (
+        2 * x / r * math.atan2(y, x) - 2 * r * y / r**2 + 2 * x * y * y + 2 * (x - y),
+        2 * y / r * math.atan2(y, x) + 2 * r * x / r**2 + 2 * x * x * y - 2 * (x - y),
+    )
     np.testing.assert_allclose(dd.grad(f)(p), want, rtol=1e-14)
     np.testing.assert_allclose(dd.jacfwd(f)(p), want, rtol=1e-14)
     prog = dd.wengert(f, p)
@@ -400,7 +402,5 @@ def test_stop_gradient_in_traces():
     rows = {r["variable"]: r for r in tr.forward_table().rows}
     assert rows["v_1"]["tangent_formula"] == "0" and rows["v_1"]["tangent"] == 0.0
     assert r"\operatorname{stop\_gradient}" in tr.forward_table().to_latex()
-    assert {p.name for p in dd.compare(lambda x: x * dd.stop_gradient(x), 3.0, timing=False, memory=False).primitives} == {
-        "stop_gradient",
-        "mul",
-    }
+    report = dd.compare(lambda x: x * dd.stop_gradient(x), 3.0, timing=False, memory=False)
+    assert {p.name for p in report.primitives} == {"stop_gradient", "mul"}

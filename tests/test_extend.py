@@ -160,8 +160,9 @@ def test_evaluate_per_namespace_and_scipy_ufunc():
                 assert mp_close(dd.derivative(log_ndtr)(x), want)
                 assert mp_close(dd.grad(lambda v: sp.log_ndtr(v))(x), want)  # the ufunc dispatches to the rule
             # differentiating log(ndtr(x)) instead fails where ndtr underflows
-            naive = dd.defelementwise("ndtr_", {}, [lambda m, y, x: m.exp(-x * x / 2) / m.sqrt(2 * m.pi(x))],
-                                      ufunc=sp.ndtr)
+            naive = dd.defelementwise(
+                "ndtr_", {}, [lambda m, y, x: m.exp(-x * x / 2) / m.sqrt(2 * m.pi(x))], ufunc=sp.ndtr
+            )
             with np.errstate(all="ignore"):
                 assert math.isnan(dd.derivative(lambda x: np.log(naive(x)))(-40.0))
             dd.unregister_rule("ndtr_")
@@ -459,8 +460,9 @@ def test_bad_partial_can_be_registered_on_purpose_and_check_grads_finds_it(regis
 
 def test_probe_point_can_be_given(registered):
     registered.append("logshift")
-    f = dd.defelementwise("logshift", lambda m, x: m.log(x - 100.0), [lambda m, y, x: 1 / (x - 100.0)], at=101.0,
-                          domain="x >= 100")
+    f = dd.defelementwise(
+        "logshift", lambda m, x: m.log(x - 100.0), [lambda m, y, x: 1 / (x - 100.0)], at=101.0, domain="x >= 100"
+    )
     assert dd.derivative(f)(102.0) == 0.5
 
 

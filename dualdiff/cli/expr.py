@@ -88,10 +88,9 @@ CONSTANTS: dict[str, Any] = {"pi": math.pi, "e": math.e}
 
 
 def _arity(fn: Callable[..., Any]) -> int:
-    return len(inspect.signature(fn).parameters)
-
-
-_ARITY = {name: _arity(fn) for name, fn in FUNCTIONS.items()}
+    """How many arguments a function of FUNCTIONS takes (read when used: rules may be registered later)."""
+    rule = getattr(fn, "rule", None)
+    return rule.nin if rule is not None else len(inspect.signature(fn).parameters)
 
 
 class ExpressionError(ValueError):
@@ -341,7 +340,7 @@ def _check_call(text: str, node: ast.Call, variables: tuple[str, ...]) -> None:
     for a in node.args:
         if isinstance(a, ast.Starred):
             raise _fail(text, a, "starred arguments are not allowed")
-    want = _ARITY[name]
+    want = _arity(FUNCTIONS[name])
     if len(node.args) != want:
         raise _fail(text, node, f"{name} takes {want} argument{'s' if want != 1 else ''}, got {len(node.args)}")
 
