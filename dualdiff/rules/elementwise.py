@@ -11,7 +11,7 @@ Policy at non-differentiable points (the same in every mode): the derivative
 is the midpoint of the one-sided derivatives. So ``abs'(0) = 0``,
 ``relu'(0) = 1/2``, ``maximum``/``minimum`` split a tie 1/2 and 1/2, and the
 piecewise-constant functions (sign, floor, ceil, round) have derivative 0
-everywhere. Where one side is infinite the limit is returned:
+everywhere, as ``stop_gradient`` (the identity) has by definition. Where one side is infinite the limit is returned:
 ``sqrt'(0) = cbrt'(0) = inf``. ``hypot`` and ``arctan2`` at the origin have
 zero partials (``hypot(x, 0)`` is ``abs(x)``). ``x ** y`` has ``d/dy = 0`` at
 ``x = 0`` (the limit of ``x**y * log(x)``).

@@ -25,8 +25,8 @@ probe linear and general rules at).
 >>> try:
 ...     defelementwise("demo_bad", {"float": math.sin}, [lambda y, x: math.cos(x)])
 ... except TypeError as e:
-...     print(str(e)[:59])
-defelementwise('demo_bad'): partial 0 must take (m, y, x),
+...     print(str(e)[:57])
+defelementwise('demo_bad'): partial 0 must take (m, y, x)
 """
 
 from __future__ import annotations

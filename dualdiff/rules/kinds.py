@@ -22,9 +22,11 @@ Every piece of metadata about a primitive lives on its rule object (how a
 trace prints it, its LaTeX name, its arithmetic class for the cost model,
 whether it is holomorphic, its implementation per number type). Modules that
 keep caches derived from the table (the NumPy ufunc map, the math namespace
-of nested levels, the generated fast paths, ``dd.sin`` and friends) subscribe
-with :func:`on_register`, so a rule added at any time through
-:func:`register` is picked up everywhere, at the speed of a built-in one.
+of nested levels, the generated fast paths, ``dd.sin`` and friends, the cost
+model's per-rule caches) subscribe with :func:`on_register`, so a rule added
+at any time through :func:`register` is picked up everywhere, at the speed of
+a built-in one; one that is replaced or unregistered is dropped everywhere.
+:mod:`dualdiff.rules.extend` builds and checks rules for users.
 """
 
 from __future__ import annotations
