@@ -17,7 +17,7 @@ API, nothing else.
 from __future__ import annotations
 
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
-from .errors import DomainError, GuardError, NoRuleError
+from .errors import DomainError, GuardError, NoRuleError, NotLinearError
 from .modes.dual import Dual
 from .modes.extend import (
     defelementwise,
@@ -99,6 +99,7 @@ __all__ = [
     "Guard",
     "GuardError",
     "NoRuleError",
+    "NotLinearError",
     "Program",
     "ReleasedTapeError",
     "Tape",

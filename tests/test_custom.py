@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import dualdiff as dd
-from dualdiff.program.linear import NotLinearError
+from dualdiff.errors import NotLinearError
 
 # ==========================================================================
 # custom_jvp: a numerically stable derivative

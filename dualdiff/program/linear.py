@@ -13,12 +13,17 @@ Which equations are linear is read from the rules: ``Linear`` rules always;
 linear in either factor while the other is constant, ``add`` in both jointly,
 ``matmul`` in either operand). Anything else on a tangent -- a nonlinear
 function, a product of two tangents, a decision on a tangent's value, a
-constant offset -- raises :class:`NotLinearError`, naming it.
+constant offset -- raises :class:`~dualdiff.errors.NotLinearError`, naming it.
 
 >>> import numpy as np
 >>> prog = record_linear(lambda t: 3.0 * t[0] + np.sum(t[1]), [0.0, np.zeros(2)])
 >>> transpose_linear(prog, [1.0])
 [3.0, array([1., 1.])]
+>>> try:
+...     record_linear(lambda t: t[0] * t[0], [0.0])
+... except NotLinearError as e:
+...     print(str(e)[:44])
+the map is not linear in the tangents: v_1 =
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from ..errors import NotLinearError
 from ..modes.core import apply_linear, strip_all
 from ..rules.backends import backend_for
 from ..rules.evaluate import local
@@ -36,17 +42,6 @@ from ..rules.kinds import Elementwise, General, Linear, Nondiff, Rule
 from ..rules.structural import sum_to_shape
 from .program import ArrayOutput, Equation, Program
 from .tracer import record
-
-
-class NotLinearError(TypeError):
-    """A recorded map is not linear in its inputs (so it has no transpose).
-
-    >>> try:
-    ...     record_linear(lambda t: t[0] * t[0], [0.0])
-    ... except NotLinearError as e:
-    ...     print(str(e)[:44])
-    the map is not linear in the tangents: v_1 =
-    """
 
 
 def record_linear(fn: Callable[[list[Any]], Any], zeros: Sequence[Any]) -> Program:

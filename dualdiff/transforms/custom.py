@@ -9,7 +9,7 @@ differentiated; the user's rule gives the derivative.
   (:mod:`dualdiff.program.linear`) and transposes it equation by equation with
   the rules' transposes, so a JVP rule written with NumPy/dualdiff operations
   gives the VJP too. One that is not linear in the tangents, or not written
-  with those operations, raises :class:`~dualdiff.program.linear.NotLinearError`
+  with those operations, raises :class:`~dualdiff.errors.NotLinearError`
   naming the step: give the function a VJP with ``custom_vjp`` then.
 * ``@dd.custom_vjp`` with ``f.defvjp(fwd, bwd)``, ``fwd(*args) -> (out,
   residuals)`` and ``bwd(residuals, out_bar) -> args_bar`` (a tuple, one
@@ -48,15 +48,16 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from ..errors import NotLinearError
 from ..modes.core import LiftedBase, apply_general, strip_all
 from ..modes.functions import FUNCTIONS
 from ..modes.tree import leaves, map_tree, rebuild
-from ..program.linear import NotLinearError, record_linear, transpose_linear
+from ..program.linear import record_linear, transpose_linear
 from ..rules.arrays import PerArgument
 from ..rules.backends import backend_of
 from ..rules.kinds import General, Saved
 
-__all__ = ["NotLinearError", "custom_jvp", "custom_vjp", "stop_gradient"]
+__all__ = ["custom_jvp", "custom_vjp", "stop_gradient"]
 
 
 def stop_gradient(x: Any) -> Any:
