@@ -41,7 +41,7 @@ from typing import Any
 
 from ..modes.core import apply1, apply2
 from ..modes.functions import FUNCTIONS
-from ..rules.kinds import TABLE, Elementwise
+from ..rules.kinds import TABLE
 
 __all__ = ["Expression", "ExpressionError", "parse_expression"]
 
@@ -185,17 +185,14 @@ class Expression:
         if isinstance(node, ast.Name):
             return env[node.id] if node.id in env else self._constants[node.id]
         if isinstance(node, ast.BinOp):
-            return apply2(_RULES[_BINARY[type(node.op)]], args[0], args[1])
+            return apply2(TABLE[_BINARY[type(node.op)]], args[0], args[1])  # type: ignore[arg-type]
         if isinstance(node, ast.UnaryOp):
-            return apply1(_RULES[_UNARY[type(node.op)]], args[0])
+            return apply1(TABLE[_UNARY[type(node.op)]], args[0])  # type: ignore[arg-type]
         if isinstance(node, ast.Call):
             return FUNCTIONS[node.func.id](*args)  # type: ignore[attr-defined]
         if isinstance(node, ast.Tuple):
             return tuple(args)
         raise AssertionError(f"unchecked node {type(node).__name__}")  # pragma: no cover
-
-
-_RULES: dict[str, Elementwise] = {name: TABLE[name] for name in ("add", "sub", "mul", "truediv", "pow", "neg", "pos")}  # type: ignore[misc]
 
 
 def _children(node: ast.expr) -> list[ast.expr]:
