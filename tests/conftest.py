@@ -1,17 +1,29 @@
-"""Shared test fixtures: every test leaves the rule table as it found it.
+"""Test settings shared by every test module.
 
-Tests that register rules or NumPy functions at run time must unregister
-them; otherwise a later test (or one that iterates ``TABLE``) would see
-them. This fixture fails the test that leaks, and restores the table so the
-rest of the suite still sees the built-in table only.
+Hypothesis runs derandomized by default, so that CI and a newcomer's machine
+draw the same examples (a failure reproduces exactly). For a longer, random
+search locally: ``HYPOTHESIS_PROFILE=explore python -m pytest``.
+
+Every test leaves the rule table as it found it: tests that register rules
+or NumPy functions at run time must unregister them, otherwise a later test
+(or one that iterates ``TABLE``) would see them. The fixture below fails the
+test that leaks, and restores the table so that the rest of the suite still
+sees the built-in table only.
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from dualdiff.modes.numpy_api import FUNCTION_HANDLERS, UFUNC_RULES
 from dualdiff.rules.kinds import TABLE, register, unregister
+
+settings.register_profile("default", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=1000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

@@ -80,21 +80,20 @@ def _retarget(fn: Callable[..., Any], old: Elementwise, new: Elementwise) -> boo
     """Make ``fn`` (made for ``old``) apply ``new``, a rule of the same name and arity.
 
     Everything that holds the function (``dd.sin``, a user's reference)
-    then follows the replacement. Generated unary functions read their rule
-    from their own namespace; the others hold it in a closure cell.
+    then follows the replacement. The functions are closures over their
+    rule (generated ones also over its float implementation and partials),
+    so their cells are pointed at the new rule's.
     """
-    if old.nin != new.nin:
+    if old.nin != new.nin or old.signs != new.signs:  # constant partials are built into the code
         return False
-    if new.nin == 1:
-        if old.signs is not None or new.signs is not None:  # their code has the constant partials built in
-            return False
-        fn.__globals__.update(rule=new, impl=new.float_impl, p0=new.p0, p1=new.p1)
-        return True
-    for cell in getattr(fn, "__closure__", None) or ():
-        if cell.cell_contents is old:
-            cell.cell_contents = new
-            return True
-    return False
+    cells = dict(zip(fn.__code__.co_freevars, getattr(fn, "__closure__", None) or ()))
+    if "rule" not in cells:
+        return False
+    values = {"rule": new, "impl": new.float_impl, "p0": new.p0, "p1": new.p1}
+    for name, cell in cells.items():
+        if name in values:
+            cell.cell_contents = values[name]
+    return True
 
 
 def _on_register(rule: Rule) -> None:
