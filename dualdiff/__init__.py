@@ -18,8 +18,16 @@ from __future__ import annotations
 
 from ._version import __version__ as __version__
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
-from .errors import DomainError, GuardError, NoRuleError
+from .errors import DomainError, GuardError, NoRuleError, NotLinearError
 from .modes.dual import Dual
+from .modes.extend import (
+    defelementwise,
+    defgeneral,
+    deflinear,
+    register_numpy_function,
+    unregister_numpy_function,
+    unregister_rule,
+)
 from .modes.functions import (
     abs,
     arccos,
@@ -66,7 +74,10 @@ from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
 from .program.sparsity import jacobian_sparsity
 from .transforms import (
+    check_grads,
     coloring,
+    custom_jvp,
+    custom_vjp,
     default_chunk,
     derivative,
     grad,
@@ -75,6 +86,7 @@ from .transforms import (
     jacfwd,
     jacrev,
     jvp,
+    stop_gradient,
     value_and_grad,
     vjp,
 )
@@ -88,6 +100,7 @@ __all__ = [
     "Guard",
     "GuardError",
     "NoRuleError",
+    "NotLinearError",
     "Program",
     "ReleasedTapeError",
     "Tape",
@@ -104,12 +117,18 @@ __all__ = [
     "arctanh",
     "cbrt",
     "ceil",
+    "check_grads",
     "choose_mode",
     "coloring",
     "compare",
     "cos",
     "cosh",
+    "custom_jvp",
+    "custom_vjp",
     "default_chunk",
+    "defelementwise",
+    "defgeneral",
+    "deflinear",
     "derivative",
     "erf",
     "erfc",
@@ -135,6 +154,7 @@ __all__ = [
     "minimum",
     "power",
     "reciprocal",
+    "register_numpy_function",
     "relu",
     "round",
     "sigmoid",
@@ -144,9 +164,12 @@ __all__ = [
     "softplus",
     "sqrt",
     "square",
+    "stop_gradient",
     "tan",
     "tanh",
     "trace",
+    "unregister_numpy_function",
+    "unregister_rule",
     "value_and_grad",
     "vjp",
     "wengert",

@@ -28,6 +28,11 @@ class DomainError(ValueError):
 class NoRuleError(TypeError):
     """A function has no derivative rule in dualdiff.
 
+    Give it one: :func:`dualdiff.defelementwise` (or ``deflinear``,
+    ``defgeneral``) registers a rule, :func:`dualdiff.register_numpy_function`
+    sends a NumPy function to it, and :func:`dualdiff.custom_jvp` /
+    :func:`dualdiff.custom_vjp` give a Python function a derivative of its own.
+
     >>> import numpy as np, dualdiff as dd
     >>> try:
     ...     dd.jvp(np.fft.fft, np.ones(4), np.ones(4))
@@ -75,3 +80,23 @@ def scipy_sparse() -> Any:
         raise MissingExtraError(
             f"sparse Jacobians need SciPy (scipy.sparse), which is not installed: {SPARSE_EXTRA_HINT}"
         ) from e
+
+
+class NotLinearError(TypeError):
+    """A map that must be linear in its tangents is not, so it has no transpose.
+
+    Reverse mode through a :func:`dualdiff.custom_jvp` function transposes
+    its JVP rule; a rule that is not linear in the tangents (a tangent
+    squared, a nonlinear function of one, a constant offset, a branch on
+    one) raises this error naming the step. Give such a function a VJP with
+    :func:`dualdiff.custom_vjp` instead.
+
+    >>> import dualdiff as dd
+    >>> f = dd.custom_jvp(lambda x: x * x)
+    >>> _ = f.defjvp(lambda p, t: (p[0] * p[0], 2 * p[0] * t[0] + t[0] * t[0]))
+    >>> try:
+    ...     dd.grad(f)(1.0)
+    ... except dd.NotLinearError as e:
+    ...     print(str(e)[:60])
+    reverse mode through custom_jvp function custom transposes i
+    """

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..rules import arrays as ar
 from ..rules import structural as st
-from ..rules.kinds import TABLE, Elementwise, General, Rule
+from ..rules.kinds import TABLE, Elementwise, General, Rule, is_registered, on_register
 from .work import ADDS, MULTS, NLOPS, ZERO, Shape, Work, size
 
 
@@ -403,6 +403,29 @@ GENERAL_COSTS.update(
         ar.LOGABSDET: _det_cost,
     }
 )
+
+
+#: Cost functions of rules that were unregistered, kept in case the same rule comes back.
+_PARKED: dict[Rule, tuple[str, Any]] = {}
+
+
+def _on_register(rule: Rule) -> None:
+    """Keep the per-rule caches whole: a rule registered again (or replaced) is costed afresh."""
+    for key in [k for k in _ELEMENTWISE_CACHE if k[0] is rule]:
+        del _ELEMENTWISE_CACHE[key]
+    if is_registered(rule):
+        parked = _PARKED.pop(rule, None)
+        if parked is not None:
+            table = LINEAR_COSTS if parked[0] == "linear" else GENERAL_COSTS
+            table.setdefault(rule, parked[1])
+        return
+    if rule in LINEAR_COSTS:
+        _PARKED[rule] = ("linear", LINEAR_COSTS.pop(rule))
+    elif rule in GENERAL_COSTS:
+        _PARKED[rule] = ("general", GENERAL_COSTS.pop(rule))
+
+
+on_register(_on_register)
 
 
 def _estimated_general(shapes: tuple[Shape, ...], out: Shape, active: tuple[bool, ...]) -> _Cost:

@@ -16,9 +16,9 @@ import numpy as np
 from ..rules.backends import backend_for, backend_of
 from ..rules.elementwise import ADD, MUL, POW, SUB, TRUEDIV
 from ..rules.evaluate import evaluate, local
-from ..rules.kinds import Elementwise, General, Linear
+from ..rules.kinds import Elementwise, General, Linear, Saved
 from . import fastpaths
-from .core import USER_LEVEL, apply_general, apply_linear, level_nbatch, register_lifted_type, strip_all
+from .core import USER_LEVEL, LiftedBase, apply_general, apply_linear, level_nbatch, register_lifted_type, strip_all
 from .inplace import fits
 from .lifted import Lifted
 
@@ -140,17 +140,21 @@ class Dual(Lifted):
     def _general(cls, rule: General, args: tuple[Any, ...], params: tuple[Any, ...], level: int) -> Dual:
         nbatch = level_nbatch(level)
         primals = [a.primal if type(a) is cls and a.level == level else a for a in args]
-        y = apply_general(rule, tuple(primals), params)
+        if rule.fwd is not None and not any(isinstance(p, LiftedBase) for p in primals):
+            y, residuals = rule.fwd(*primals, *params)  # the value and what the maps need, in one call
+            ym: Any = Saved(y, residuals)
+        else:
+            y = ym = apply_general(rule, tuple(primals), params)
         ts = [
             a.tangent if type(a) is cls and a.level == level and i not in rule.nondiff_args else None
             for i, a in enumerate(args)
         ]
         if rule.joint_map is not None:  # all tangents in one step (where, concatenate)
-            return cls._new(y, rule.joint_map(ts, nbatch, y, primals, params), level)
+            return cls._new(y, rule.joint_map(ts, nbatch, ym, primals, params), level)
         t = None
         for i, ti in enumerate(ts):
             if ti is not None:
-                c = rule.linear_maps[i](ti, nbatch, y, primals, params)
+                c = rule.linear_maps[i](ti, nbatch, ym, primals, params)
                 t = c if t is None else t + c
         return cls._new(y, t, level)
 

@@ -34,7 +34,7 @@ import numpy as np
 from ..rules.backends import backend_for
 from ..rules.elementwise import ADD, MUL, POW, SUB, TRUEDIV
 from ..rules.evaluate import evaluate, local
-from ..rules.kinds import Elementwise, General, Linear
+from ..rules.kinds import Elementwise, General, Linear, Saved
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
 from . import fastpaths
 from .core import apply_general, apply_linear, new_level, register_lifted_type
@@ -103,7 +103,11 @@ class LinearStep(NamedTuple):
 
 
 class GeneralStep(NamedTuple):
-    """A general rule: the sweep applies ``rule.transposes[i]`` for each active argument position."""
+    """A general rule: the sweep applies ``rule.transposes[i]`` for each active argument position.
+
+    ``y`` is the value, or :class:`~dualdiff.rules.kinds.Saved` (value and
+    residuals) for a rule with ``fwd``.
+    """
 
     out: int
     ins: tuple[int, ...]
@@ -273,6 +277,11 @@ _IN_PLACE_MIN = 1 << 14
 
 
 def _general_step(e: GeneralStep, g: Any, adj: list[Any], owned: set[int], nbatch: int) -> None:
+    joint = e.rule.joint_transpose
+    if joint is not None:  # every active argument's cotangent in one call
+        for i, v in zip(e.ins, joint(g, nbatch, e.y, e.primals, e.params, e.active)):
+            _accumulate(adj, owned, i, v, False)
+        return
     for i, pos in zip(e.ins, e.active):
         _accumulate(adj, owned, i, e.rule.transposes[pos](g, nbatch, e.y, e.primals, e.params), False)
 
@@ -468,13 +477,17 @@ class Var(Lifted):
     def _general(cls, rule: General, args: tuple[Any, ...], params: tuple[Any, ...], level: int) -> Var:
         tape = next(a.tape for a in args if type(a) is cls and a.level == level)
         primals = tuple(a.primal if type(a) is cls and a.level == level else a for a in args)
-        y = apply_general(rule, primals, params)
+        if rule.fwd is not None and not any(isinstance(p, Lifted) for p in primals):
+            y, residuals = rule.fwd(*primals, *params)  # the value and what the transposes need, in one call
+            kept: Any = Saved(y, residuals)
+        else:
+            y = kept = apply_general(rule, primals, params)
         out = tape._new_var(y)
         active = tuple(
             i for i, a in enumerate(args) if type(a) is cls and a.level == level and i not in rule.nondiff_args
         )
         ins = tuple(args[i].index for i in active)
-        tape.entries.append(GeneralStep(out.index, ins, rule, active, y, primals, params))  # type: ignore[union-attr]
+        tape.entries.append(GeneralStep(out.index, ins, rule, active, kept, primals, params))  # type: ignore[union-attr]
         return out
 
 
