@@ -410,16 +410,6 @@ on_register(_on_register)
 # np.fabs has no rule of its own (it is abs on reals), but object loops call x.fabs()
 Lifted.fabs = _object_loop_method(ABS, "fabs")  # type: ignore[attr-defined]
 
-#: Binary operators and the rules behind them; the modes generate fast versions.
-OPERATOR_METHODS = (
-    (ADD, ("__add__", "__radd__")),
-    (SUB, ("__sub__", "__rsub__")),
-    (MUL, ("__mul__", "__rmul__")),
-    (TRUEDIV, ("__truediv__", "__rtruediv__")),
-    (POW, ("__pow__", "__rpow__")),
-)
-
-
 def _method_args(args: tuple[Any, ...]) -> Any:
     """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` alike; no argument means None."""
     if not args:
