@@ -71,6 +71,8 @@ ARRAY_CASES = {
     "diagonal": (lambda x: np.diagonal(x) ** 2, A),
     "diag_embed": (lambda x: np.diag(x) @ x, X),
     "conj": (lambda z: np.conj(z) * z * z, X + 0.5j),
+    "real": (lambda z: np.real(z * z) * z, X + 0.5j),
+    "imag": (lambda z: np.imag(z * z) * z, X + 0.5j),
     "matmul": (lambda x: (x @ A) * x, X),
     "tensordot": (lambda x: np.tensordot(x * x, x, axes=([1], [0])), A),
     "einsum": (lambda x: np.einsum("ij,jk->ik", x, np.sin(x)), A),

@@ -410,6 +410,7 @@ on_register(_on_register)
 # np.fabs has no rule of its own (it is abs on reals), but object loops call x.fabs()
 Lifted.fabs = _object_loop_method(ABS, "fabs")  # type: ignore[attr-defined]
 
+
 def _method_args(args: tuple[Any, ...]) -> Any:
     """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` alike; no argument means None."""
     if not args:

@@ -196,22 +196,23 @@ def _as_complex(g: Any) -> Any:
     return g.astype(np.result_type(g, np.complex64))
 
 
-#: The real part (R-linear). Its transpose embeds a real cotangent as a complex
-#: one, as JAX's: so the cotangent of a real value is the real part of what
-#: flows back to it (see :func:`dualdiff.modes.tape.real_cotangent`).
+#: The real part (R-linear). Its output is real, so the cotangent that reaches it
+#: counts by its real part (as at a real input, see
+#: :func:`dualdiff.modes.tape.real_cotangent`); the transpose embeds that as a
+#: complex cotangent, as JAX's does: ``g -> Re(g) + 0i``.
 REAL = _linear(
     "real",
     "Re({0})",
     fn=lambda x, nbatch: np.real(x),
-    transpose=lambda g, x_shape, nbatch: _as_complex(g),
+    transpose=lambda g, x_shape, nbatch: _as_complex(np.real(g)),
 )
 
-#: The imaginary part (R-linear); its transpose is ``g -> -i g`` (JAX's convention).
+#: The imaginary part (R-linear); its transpose is ``g -> -i Re(g)`` (JAX's convention).
 IMAG = _linear(
     "imag",
     "Im({0})",
     fn=lambda x, nbatch: np.imag(x),
-    transpose=lambda g, x_shape, nbatch: -1j * _as_complex(g),
+    transpose=lambda g, x_shape, nbatch: -1j * _as_complex(np.real(g)),
 )
 
 
