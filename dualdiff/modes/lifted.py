@@ -10,6 +10,7 @@ replace the arithmetic operators with generated fast paths
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -31,11 +32,11 @@ class Lifted(LiftedBase):
     ``float()``, ``int()`` and ``complex()`` refuse: they would drop the
     derivative silently.
 
-    Every elementwise rule with a NumPy ufunc is also a method named after
-    the ufunc (``x.sin()``, ``x.arctan2(y)``): NumPy's loops over object
-    arrays call these, so ``np.sin(np.array([x[0], x[1]]))`` computes element
-    by element through the rules (:func:`_on_register` keeps them in step
-    with the table).
+    Every elementwise rule with a NumPy ufunc also answers to the ufunc's
+    name as a method (``x.sin()``, ``x.arctan2(y)``, see :meth:`__getattr__`):
+    NumPy's loops over object arrays call these, so
+    ``np.sin(np.array([x[0], x[1]]))`` computes element by element through
+    the rules.
     """
 
     __slots__ = ()
@@ -370,6 +371,22 @@ class Lifted(LiftedBase):
         return np.matmul(other, self)
 
     # -- NumPy protocols -------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        """``x.sin()``, ``x.arctan2(y)``: what NumPy's loops over object arrays call.
+
+        Only names missing from the class reach here. Those of elementwise
+        ufuncs with a rule (:data:`OBJECT_LOOP_RULES`) apply that rule, so
+        ``np.sin(np.array([x[0], x[1]]))`` computes element by element.
+
+        >>> import dualdiff as dd
+        >>> dd.Dual(0.0, 1.0).sin()
+        Dual(0.0, 1.0)
+        """
+        rule = OBJECT_LOOP_RULES.get(name)
+        if rule is None or name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return functools.partial(apply, rule, self)
+
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return array_ufunc(ufunc, method, inputs, kwargs)
 
@@ -377,38 +394,23 @@ class Lifted(LiftedBase):
         return array_function(func, args, kwargs)
 
 
-#: The methods made for object loops (ufunc name -> rule), so unregistering removes them.
-_OBJECT_LOOP_METHODS: dict[str, Rule] = {}
-
-
-def _object_loop_method(rule: Elementwise, name: str) -> Any:
-    def method(self: Any, *others: Any) -> Any:
-        return apply(rule, self, *others)
-
-    method.__name__ = name
-    method.__doc__ = f"``np.{name}`` of this value (the rule ``{rule.name}``), as NumPy's object loops call it."
-    return method
+#: NumPy's object loops call ``x.<ufunc name>()``: the rule behind each such name
+#: (kept in step with the table through :func:`on_register`; read by ``Lifted.__getattr__``).
+OBJECT_LOOP_RULES: dict[str, Elementwise] = {"fabs": ABS}  # np.fabs is abs on reals
 
 
 def _on_register(rule: Rule) -> None:
-    """A method per elementwise ufunc rule, for NumPy's loops over object arrays."""
     ufunc = getattr(rule, "ufunc", None)
     if not isinstance(rule, Elementwise) or ufunc is None:
         return
     name = ufunc.__name__
-    if not is_registered(rule):
-        if _OBJECT_LOOP_METHODS.get(name) is rule:
-            del _OBJECT_LOOP_METHODS[name]
-            delattr(Lifted, name)
-        return
-    if name in _OBJECT_LOOP_METHODS or not hasattr(Lifted, name):  # never shadow a method of the class
-        _OBJECT_LOOP_METHODS[name] = rule
-        setattr(Lifted, name, _object_loop_method(rule, name))
+    if is_registered(rule):
+        OBJECT_LOOP_RULES[name] = rule
+    elif OBJECT_LOOP_RULES.get(name) is rule:
+        del OBJECT_LOOP_RULES[name]
 
 
 on_register(_on_register)
-# np.fabs has no rule of its own (it is abs on reals), but object loops call x.fabs()
-Lifted.fabs = _object_loop_method(ABS, "fabs")  # type: ignore[attr-defined]
 
 
 def _method_args(args: tuple[Any, ...]) -> Any:

@@ -362,7 +362,10 @@ def real_cotangent(g: Any, primal: Any) -> Any:
     >>> real_cotangent(0.8 + 1.2j, 0.5), real_cotangent(0.8 + 1.2j, 0.5 + 0j)
     (0.8, (0.8+1.2j))
     """
-    if g is None or is_complex_value(primal) or not is_complex_value(g):
+    tg = type(g)
+    if tg is float or g is None or (tg is np.ndarray and g.dtype.kind != "c"):
+        return g  # the common case, decided without looking at the primal
+    if is_complex_value(primal) or not is_complex_value(g):
         return g
     if isinstance(g, LiftedBase):
         return apply_linear(REAL, g)

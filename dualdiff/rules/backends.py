@@ -273,8 +273,16 @@ def _mp_real_only(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-for _name in ("arctan2", "hypot", "relu", "maximum", "minimum", "sign", "floor", "ceil", "round"):
-    setattr(MP, _name, _mp_real_only(_name, getattr(MP, _name)))
+# not complex-differentiable: refused at complex arguments, as by the complex namespace
+MP.arctan2 = _mp_real_only("arctan2", MP.arctan2)
+MP.hypot = _mp_real_only("hypot", MP.hypot)
+MP.relu = _mp_real_only("relu", MP.relu)
+MP.maximum = _mp_real_only("maximum", MP.maximum)
+MP.minimum = _mp_real_only("minimum", MP.minimum)
+MP.sign = _mp_real_only("sign", MP.sign)
+MP.floor = _mp_real_only("floor", MP.floor)
+MP.ceil = _mp_real_only("ceil", MP.ceil)
+MP.round = _mp_real_only("round", MP.round)
 MP.const = lambda like, c: mpmath.mpf(c)
 MP.pi = lambda like: +mpmath.pi
 MP.xlogy = lambda y, x: 0 * y if y == 0 else y * mpmath.log(x)

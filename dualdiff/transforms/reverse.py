@@ -44,7 +44,7 @@ class Pullback:
         check_like("y_bar", y_bar, "f(x)", self._y)
         return self._sweep(leaves(y_bar), 0, retain_graph, project=True)
 
-    def _sweep(self, y_bar_leaves: list[Any], nbatch: int, retain_graph: bool, project: bool) -> Any:
+    def _sweep(self, y_bar_leaves: list[Any], nbatch: int, retain_graph: bool, project: bool = False) -> Any:
         """Input cotangents for the seeds ``y_bar_leaves``; ``project``: real ones for real inputs.
 
         ``jacrev`` sweeps unprojected: the rows of the (complex) Jacobian.
