@@ -81,10 +81,12 @@ SUB = elementwise("sub", "{0} - {1}", signs=(1, -1), ufunc=np.subtract, op_class
 NEG = elementwise("neg", "-{0}", signs=(-1,), ufunc=np.negative, op_class="adds")
 POS = elementwise("pos", "+{0}", signs=(1,), ufunc=np.positive, op_class="none")
 MUL = elementwise("mul", "{0} * {1}", lambda m, y, a, b: b, lambda m, y, a, b: a, ufunc=np.multiply, op_class="mults")
+# m.reciprocal(b), not 1 / b: b may be a plain float 0.0 under a nested level, where
+# Python's 1 / 0.0 raises instead of giving the IEEE limit
 TRUEDIV = elementwise(
     "truediv",
     "{0} / {1}",
-    lambda m, y, a, b: 1 / b,
+    lambda m, y, a, b: m.reciprocal(b),
     lambda m, y, a, b: -y / b,
     ufunc=np.true_divide,
     op_class="mults",
