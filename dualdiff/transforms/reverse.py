@@ -13,7 +13,7 @@ import numpy as np
 
 from ..modes.tape import Tape, Var
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
-from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, is_lifted, seed_dtype, zeros
+from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, is_lifted, unit, zeros
 
 
 class Pullback:
@@ -101,7 +101,7 @@ def value_and_grad(f: Function) -> Function:
                 f"grad needs f to return a scalar, but it returned {shape}; "
                 "for vector outputs use dd.jacrev(f) or dd.vjp(f, x)"
             )
-        return y, pullback(seed_dtype(y).type(1) if isinstance(y, np.generic) else 1.0)  # float32 stays float32
+        return y, pullback(unit(y))
 
     return vg
 
