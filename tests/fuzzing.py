@@ -29,11 +29,12 @@ SURVEY = os.environ.get("DUALDIFF_FUZZ_SURVEY")
 
 def fuzz(n: int) -> settings:
     """``n`` examples (times DUALDIFF_FUZZ_EXAMPLES), derandomized unless a longer run was asked for."""
+    random = {"derandomize": False} if SCALE != 1 else {}  # else the profile's (conftest: derandomized)
     return settings(
         max_examples=max(1, int(n * SCALE)),
         deadline=None,
-        derandomize=SCALE == 1,
         database=None,
+        **random,
         phases=PHASES,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     )
