@@ -604,7 +604,11 @@ def programs(draw: Any, min_ops: int = 1, max_ops: int = 6, kinds: tuple[str, ..
     m = min(_size(p.shapes[last]), draw(st.integers(1, 3)))
     other = draw(_pick(p))
     weights = p.const(rng.uniform(-1, 1, size=p.shapes[other]))
-    p.add(f"xp.ravel({_v(last)})[:{m}] + xp.sum({weights} * {_v(other)})", (m,))
+    if draw(st.integers(0, 3)) == 0:  # an array built of separate scalars, as users write it
+        parts = ", ".join(f"xp.ravel({_v(last)})[{k}]" for k in range(m))
+        p.add(f"xp.array([{parts}]) + xp.sum({weights} * {_v(other)})", (m,))
+    else:
+        p.add(f"xp.ravel({_v(last)})[:{m}] + xp.sum({weights} * {_v(other)})", (m,))
     p.w = rng.uniform(-1, 1, size=m)
     p.v = rng.uniform(-1, 1, size=shape0)
     return p

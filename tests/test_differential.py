@@ -145,7 +145,7 @@ def contract(t: np.ndarray, v: np.ndarray) -> np.ndarray:
 @given(programs(min_ops=2, max_ops=7), st.data())
 @survey
 def test_first_order(p: Program, data: Any) -> None:
-    """jacfwd, jacrev, jvp, vjp and grad against finite differences of f and each other."""
+    """jacfwd, jacrev, jvp, vjp, grad and the trace tables against finite differences of f and each other."""
     valid(p)
     f, s, x = p.function(), p.objective(), p.x
     c1, c2 = data.draw(st.sampled_from(chunk_choices(p))), data.draw(st.sampled_from(chunk_choices(p)))
@@ -160,6 +160,13 @@ def test_first_order(p: Program, data: Any) -> None:
     check_same("vjp(f) value", y2, y)
     check_same("vjp(f)", pullback(p.w), np.tensordot(p.w, jf, axes=1), amax(jf))
     check_same("grad(s)", dd.grad(s)(x), np.tensordot(p.w, jf, axes=1), amax(jf))
+    # the evaluation trace reads the same program: its tables' tangents and adjoints
+    tr = dd.trace(f, x)
+    rows = tr.forward_table(p.v, formulas=False).rows
+    outputs = [r["tangent"] for r in rows if r["variable"].startswith("y")]
+    check_same("trace forward_table: output tangents", np.ravel(outputs), contract(jf, p.v), amax(jf))
+    rows = tr.reverse_table(p.w, formulas=False).rows
+    check_same("trace reverse_table: input adjoint", rows[-1]["adjoint"], np.tensordot(p.w, jf, axes=1), amax(jf))
 
 
 @fuzz(100)

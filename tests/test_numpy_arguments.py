@@ -81,6 +81,10 @@ class Call:
     #: False when the values are unspecified (``np.empty_like``): only shapes and dtypes are compared.
     values: bool = True
     method: str | None = None
+    #: NumPy dispatches on this positional argument only (``np.full_like``'s ``a``): another argument
+    #: lifted alone never reaches dualdiff, and must then be refused, not dropped; it is checked
+    #: lifted together with this one.
+    dispatch: int | None = None
 
     def __repr__(self) -> str:
         shown = [_show(a) for a in self.args] + [f"{k}={_show(v)}" for k, v in self.kwargs.items()]
@@ -202,7 +206,7 @@ CALLS: dict[Any, list[Call]] = {
     np.zeros_like: [Call((A,))],
     np.ones_like: [Call((A,))],
     np.empty_like: [Call((A,), values=False)],
-    np.full_like: [Call((A, 0.7)), Call((A, 0.7), {"dtype": float})],
+    np.full_like: [Call((A, 0.7), dispatch=0), Call((A, 0.7), {"dtype": float}, dispatch=0)],
     np.iscomplexobj: [Call((A,))],
     np.isrealobj: [Call((A,))],
     np.result_type: [Call((A, 1.0))],
@@ -223,7 +227,10 @@ if hasattr(np.linalg, "matmul"):
     CALLS[np.linalg.matmul] = [Call((A, B), complex_ok=True), Call((V3, B))]
 
 #: Handled functions the generic test does not cover, with the reason.
-NOT_COVERED: dict[Any, str] = {}
+NOT_COVERED: dict[Any, str] = {
+    getattr(np, "copyto", None): "writes into its first argument in place: a lifted value must be refused "
+    "(test_issue10_regressions.py), there is no result to differentiate",
+}
 
 
 # --------------------------------------------------------------------------
@@ -377,11 +384,14 @@ def float_leaves(y: Any) -> list[Any]:
     return []
 
 
-def flat_output(func: Any, call: Call, path: Path) -> Callable[[Any], Any]:
-    """``v -> the float outputs, raveled and joined`` with the argument at ``path`` replaced by ``v``."""
+def flat_output(func: Any, call: Call, path: Path) -> Callable[..., Any]:
+    """``v -> the float outputs, raveled and joined`` with the argument at ``path`` replaced by ``v``.
 
-    def g(v: Any) -> Any:
-        leaves = float_leaves(invoke(func, call, {path: v}))
+    ``extra`` replaces further arguments (``{path: value}``).
+    """
+
+    def g(v: Any, extra: dict[Path, Any] | None = None) -> Any:
+        leaves = float_leaves(invoke(func, call, {**(extra or {}), path: v}))
         if not leaves:
             return np.zeros(0)
         parts = [np.reshape(leaf, (-1,)) for leaf in leaves]
@@ -464,6 +474,29 @@ def _id(func: Any, call: Call) -> str:
     return f"{_name(func)}{call!r}"
 
 
+def jacobian(call: Call, path: Path, transform: Callable[..., Any], g: Callable[..., Any], x: Any = None) -> Any:
+    """``transform`` (a jacobian, grad or hessian) of ``g`` with respect to the argument ``path``, at ``x``.
+
+    With ``call.dispatch`` (and ``path`` another argument), the dispatching
+    argument is lifted too, at the same level, and the block of ``path`` returned.
+    """
+    x = _get(call, path) if x is None else x
+    d = ("args", call.dispatch) if call.dispatch is not None else None
+    if d is None or d == path:
+        return transform(g)(x)
+    r = transform(lambda t: g(t[0], {d: t[1]}))((x, _get(call, d)))[0]
+    return r[0] if isinstance(r, tuple) else r  # a hessian's block of blocks
+
+
+def _lifted_alone_refused(func: Any, call: Call, path: Path, fd: np.ndarray, err: float, lower: Any) -> None:
+    """Lifted without its dispatching argument: the right derivative, or a clear refusal."""
+    try:
+        got = dd.jacfwd(flat_output(func, call, path))(_get(call, path))
+    except (TypeError, dd.NoRuleError):
+        return
+    assert_matches_fd(f"{_id(func, call)} lifting {path} alone", got, fd, err, lower)
+
+
 @pytest.mark.parametrize("func, call", CASES, ids=[_id(f, c) for f, c in CASES])
 def test_each_argument_carries_its_derivative(func, call):
     """Lift each floating-point argument in turn: values as NumPy's, Jacobians as finite differences."""
@@ -472,23 +505,32 @@ def test_each_argument_carries_its_derivative(func, call):
     for path in slots(call):
         x = _get(call, path)
         what = f"{_id(func, call)} lifting {path}"
+        together = (
+            {} if call.dispatch is None else {("args", call.dispatch): _constant(_get(call, ("args", call.dispatch)))}
+        )
         # the lifted call gives NumPy's values (and keeps integer, boolean and dtype results as they are)
-        lifted = dd.Dual(x, np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0)
-        assert_same_values(what, invoke(func, call, {path: lifted}), want, call.values)
+        assert_same_values(what, invoke(func, call, {**together, path: _constant(x)}), want, call.values)
         if not call.values:
             continue
         g = flat_output(func, call, path)
         lower = g(x)
         fd, err = finite_difference(g, x)
-        assert_matches_fd(f"{what}: jacfwd", dd.jacfwd(g)(x), fd, err, lower)
-        assert_matches_fd(f"{what}: jacrev", dd.jacrev(g)(x), fd, err, lower)
+        assert_matches_fd(f"{what}: jacfwd", jacobian(call, path, dd.jacfwd, g), fd, err, lower)
+        assert_matches_fd(f"{what}: jacrev", jacobian(call, path, dd.jacrev, g), fd, err, lower)
+        if together and path not in together:
+            _lifted_alone_refused(func, call, path, fd, err, lower)
         if 0 < np.size(lower) and np.size(x) <= 4 and np.size(lower) <= 12:
             # second order: forward over reverse against differences of the gradient
             w = RNG.uniform(-1, 1, np.shape(lower))
-            s = lambda v, g=g, w=w: np.sum(w * g(v))
-            grad = dd.grad(s)
+            s = lambda v, extra=None, g=g, w=w: np.sum(w * g(v, extra))
+            grad = lambda v, s=s: jacobian(call, path, dd.grad, s, v)
             h_fd, h_err = finite_difference(grad, x)
-            assert_matches_fd(f"{what}: hessian", dd.hessian(s)(x), h_fd, h_err, grad(x))
+            h = jacobian(call, path, dd.hessian, s)
+            assert_matches_fd(f"{what}: hessian", h, h_fd, h_err, grad(x))
+
+
+def _constant(x: Any) -> Any:
+    return dd.Dual(x, np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0)
 
 
 @pytest.mark.parametrize("func, call", CASES, ids=[_id(f, c) for f, c in CASES])
@@ -508,7 +550,7 @@ def test_all_arguments_at_once(func, call):
     for jac in (dd.jacfwd(g), dd.jacrev(g)):
         together = jac(xs)
         for p, piece in zip(paths, together):
-            alone = dd.jacfwd(flat_output(func, call, p))(_get(call, p))
+            alone = jacobian(call, p, dd.jacfwd, flat_output(func, call, p))
             np.testing.assert_allclose(piece, alone, rtol=1e-12, atol=1e-14, err_msg=f"{_id(func, call)} {p}")
 
 
