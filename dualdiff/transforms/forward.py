@@ -44,9 +44,9 @@ def _tangent_at(value: Any, level: int, batch: tuple[int, ...]) -> Any:
     if isinstance(value, np.ndarray) and value.dtype == object:
         parts = [_tangent_at(v, level, batch) for v in value.ravel()]
         if any(isinstance(p, LiftedBase) for p in parts):
-            arr = np.empty(len(parts), dtype=object)
-            arr[:] = parts
-            return arr.reshape(value.shape + batch)
+            # lifted tangents (an outer level's values): one lifted array, with the direction
+            # axis; an object array of them could not carry that axis
+            return np.reshape(np.stack(parts), value.shape + batch)
         return np.array(parts).reshape(value.shape + batch)
     return zeros(value, batch)
 
