@@ -291,7 +291,13 @@ def op_reduce(draw: Any, p: Program, rng: np.random.Generator) -> None:
     i = draw(_pick(p))
     shape = p.shapes[i]
     fn = draw(st.sampled_from(["sum", "mean", "prod", "max", "min", "var", "std"]))
-    axis = _axis_choice(draw, len(shape))
+    a = _v(i)
+    if len(shape) < MAX_NDIM and draw(st.integers(0, 3)) == 0:  # an axis of length one among those reduced
+        k = draw(st.integers(0, len(shape)))
+        a, shape = f"xp.expand_dims({a}, {k})", shape[:k] + (1,) + shape[k:]
+        axis = draw(st.sampled_from([k, (k,), None] if len(shape) == 1 else [k, (k,)]))
+    else:
+        axis = _axis_choice(draw, len(shape))
     keep = draw(st.booleans())
     out = _reduced_shape(shape, axis, keep)
     axes = range(len(shape)) if axis is None else ((axis,) if isinstance(axis, int) else axis)
@@ -299,7 +305,6 @@ def op_reduce(draw: Any, p: Program, rng: np.random.Generator) -> None:
     opts = f"axis={axis!r}, keepdims={keep}"
     if fn in ("var", "std") and count > 1 and draw(st.booleans()):
         opts += ", ddof=1"
-    a = _v(i)
     if fn == "prod":
         a = f"(1.0 + 0.5 * xp.sin({a}))"  # a product of many factors stays moderate
     if draw(st.booleans()) and fn != "prod":
@@ -311,10 +316,17 @@ def op_reduce(draw: Any, p: Program, rng: np.random.Generator) -> None:
 def _index(draw: Any, shape: tuple[int, ...], rng: np.random.Generator) -> Any:
     """An index into ``shape``: basic, or advanced with lists, tuples, arrays and masks (repeats too)."""
     n0 = shape[0]
+    # advanced indices (lists, tuples, arrays) are drawn more often: their transposes scatter-add
     kind = draw(
-        st.sampled_from(["int", "slice", "list", "tuple1", "tuple_nd", "array", "mask", "newaxis", "mixed", "neg"])
+        st.sampled_from(
+            ["int", "slice", "list", "list", "tuple1", "tuple1", "tuple_nd", "tuple_nd", "array", "mask"]
+            + ["newaxis", "mixed", "neg"]
+        )
     )
-    reps = st.lists(st.integers(-n0, n0 - 1), min_size=1, max_size=4)
+    # an index list, half the time with a repeated entry (a gradient must add up both uses)
+    reps = st.lists(st.integers(-n0, n0 - 1), min_size=1, max_size=4).flatmap(
+        lambda r: st.sampled_from([r, [*r, r[0]]])
+    )
     if kind == "int":
         return draw(st.integers(-n0, n0 - 1))
     if kind == "neg":
@@ -328,7 +340,10 @@ def _index(draw: Any, shape: tuple[int, ...], rng: np.random.Generator) -> Any:
         return (tuple(draw(reps)),)
     if kind == "tuple_nd" and len(shape) >= 2:  # x[(0, 1, 1), (2, 0, 0)]
         k = draw(st.integers(1, 4))
-        return tuple(tuple(int(rng.integers(0, s)) for _ in range(k)) for s in shape[:2])
+        rows = [tuple(int(rng.integers(0, s)) for _ in range(k)) for s in shape[:2]]
+        if draw(st.booleans()):  # a repeated pair of indices
+            rows = [(*r, r[0]) for r in rows]
+        return tuple(rows)
     if kind == "array":
         return rng.integers(0, n0, size=draw(st.sampled_from([(3,), (2, 2), (1,)])))
     if kind == "mask":
@@ -599,16 +614,16 @@ def programs(draw: Any, min_ops: int = 1, max_ops: int = 6, kinds: tuple[str, ..
     names = kinds or tuple(OPERATIONS)
     for _ in range(draw(st.integers(min_ops, max_ops))):
         OPERATIONS[draw(st.sampled_from(names))](draw, p, rng)
-    # the output: the last value's first elements, plus (broadcast) a weighted sum of another
+    # the output: the last value's first elements, plus a weighted sum of every value, so that
+    # every operation's derivative reaches it
     last = len(p.shapes) - 1
     m = min(_size(p.shapes[last]), draw(st.integers(1, 3)))
-    other = draw(_pick(p))
-    weights = p.const(rng.uniform(-1, 1, size=p.shapes[other]))
+    total = " + ".join(f"xp.sum({p.const(rng.uniform(-1, 1, size=p.shapes[j]))} * {_v(j)})" for j in range(last + 1))
+    s = _v(p.add(total, ()))
     if draw(st.integers(0, 3)) == 0:  # an array built of separate scalars, as users write it
-        parts = ", ".join(f"xp.ravel({_v(last)})[{k}]" for k in range(m))
-        p.add(f"xp.array([{parts}]) + xp.sum({weights} * {_v(other)})", (m,))
+        p.add("xp.array([" + ", ".join(f"xp.ravel({_v(last)})[{k}] + {s}" for k in range(m)) + "])", (m,))
     else:
-        p.add(f"xp.ravel({_v(last)})[:{m}] + xp.sum({weights} * {_v(other)})", (m,))
+        p.add(f"xp.ravel({_v(last)})[:{m}] + {s}", (m,))
     p.w = rng.uniform(-1, 1, size=m)
     p.v = rng.uniform(-1, 1, size=shape0)
     return p
