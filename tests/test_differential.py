@@ -19,8 +19,10 @@ Tolerances, derived:
 
 * Transforms against each other: the same exact derivative, rounded in a
   different order. Programs have at most a few dozen operations on values
-  below 1e3, so rounding stays near 1e-14 of the largest entry; they must
-  agree to ``AD_RTOL = 1e-10`` of the largest entry.
+  below 1e3, so rounding stays near 1e-14 of the largest term, and the terms
+  are as large as the largest entry of the derivative or of the derivative
+  one order lower (a derivative that is 0 by cancellation comes out as a few
+  ulps of them); they must agree to ``AD_RTOL = 1e-10`` of that scale.
 * Finite differences: the 4-point stencil
   ``(8 (g(x+h) - g(x-h)) - (g(x+2h) - g(x-2h))) / 12h`` has truncation error
   ``h^4 |g^(5)| / 30`` and rounding error about ``1.5 eps_g |g| / h``; at
@@ -141,7 +143,7 @@ def contract(t: np.ndarray, v: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------
 
 
-@fuzz(150)
+@fuzz(200)
 @given(programs(min_ops=2, max_ops=7), st.data())
 @survey
 def test_first_order(p: Program, data: Any) -> None:
@@ -152,21 +154,22 @@ def test_first_order(p: Program, data: Any) -> None:
     y = f(x)
     jf = dd.jacfwd(f, chunk=c1)(x)
     check_fd("jacfwd(f)", jf, f, x, y)
-    check_same("jacrev(f)", dd.jacrev(f, chunk=c2)(x), jf)
+    scale = max(amax(jf), amax(y))
+    check_same("jacrev(f)", dd.jacrev(f, chunk=c2)(x), jf, scale)
     yv, t = dd.jvp(f, x, p.v)
     check_same("jvp(f) value", yv, y)
-    check_same("jvp(f)", t, contract(jf, p.v), amax(jf))
+    check_same("jvp(f)", t, contract(jf, p.v), scale)
     y2, pullback = dd.vjp(f, x)
     check_same("vjp(f) value", y2, y)
-    check_same("vjp(f)", pullback(p.w), np.tensordot(p.w, jf, axes=1), amax(jf))
-    check_same("grad(s)", dd.grad(s)(x), np.tensordot(p.w, jf, axes=1), amax(jf))
+    check_same("vjp(f)", pullback(p.w), np.tensordot(p.w, jf, axes=1), scale)
+    check_same("grad(s)", dd.grad(s)(x), np.tensordot(p.w, jf, axes=1), scale)
     # the evaluation trace reads the same program: its tables' tangents and adjoints
     tr = dd.trace(f, x)
     rows = tr.forward_table(p.v, formulas=False).rows
     outputs = [r["tangent"] for r in rows if r["variable"].startswith("y")]
-    check_same("trace forward_table: output tangents", np.ravel(outputs), contract(jf, p.v), amax(jf))
+    check_same("trace forward_table: output tangents", np.ravel(outputs), contract(jf, p.v), scale)
     rows = tr.reverse_table(p.w, formulas=False).rows
-    check_same("trace reverse_table: input adjoint", rows[-1]["adjoint"], np.tensordot(p.w, jf, axes=1), amax(jf))
+    check_same("trace reverse_table: input adjoint", rows[-1]["adjoint"], np.tensordot(p.w, jf, axes=1), scale)
 
 
 @fuzz(100)
@@ -181,8 +184,9 @@ def test_second_order(p: Program, data: Any) -> None:
     note(f"chunks {c}")
     jac = dd.jacfwd(f, chunk=c[0])
     ff = dd.jacfwd(jac, chunk=c[1])(x)
-    check_fd("jacfwd(jacfwd(f))", ff, jac, x, jac(x))
-    scale = amax(ff)
+    lower = jac(x)
+    check_fd("jacfwd(jacfwd(f))", ff, jac, x, lower)
+    scale = max(amax(ff), amax(lower))  # rounding scales with the terms, which are as large as these
     check_same("jacrev(jacfwd(f))", dd.jacrev(jac, chunk=c[2])(x), ff, scale)
     check_same("jacfwd(jacrev(f))", dd.jacfwd(dd.jacrev(f, chunk=c[3]), chunk=c[4])(x), ff, scale)
     check_same("jacrev(jacrev(f))", dd.jacrev(dd.jacrev(f, chunk=c[5]))(x), ff, scale)
@@ -205,8 +209,9 @@ def test_third_order(p: Program, data: Any) -> None:
     note(f"chunks {c}")
     hess = dd.hessian(s, chunk=c[0])
     t = dd.jacfwd(hess, chunk=c[1])(x)
-    check_fd("jacfwd(hessian(s))", t, hess, x, hess(x))
-    scale = amax(t)
+    lower = hess(x)
+    check_fd("jacfwd(hessian(s))", t, hess, x, lower)
+    scale = max(amax(t), amax(lower))
     symmetric_in_last("jacfwd(hessian(s))", t, x.ndim, 3)
     check_same("jacrev(jacfwd(grad(s)))", dd.jacrev(dd.jacfwd(dd.grad(s), chunk=c[2]), chunk=c[3])(x), t, scale)
     check_same("jacfwd(hvp(s))", dd.jacfwd(lambda z: dd.hvp(s, z, p.v))(x), contract(t, p.v), scale)

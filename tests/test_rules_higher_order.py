@@ -48,7 +48,7 @@ import pytest
 from fuzzing import fuzz, survey
 from hypothesis import given, note
 from hypothesis import strategies as st
-from reference import REFERENCES, mp_real_points, nudge, precision, real_points
+from reference import REFERENCES, complex_points, mp_real_points, nudge, precision, real_points
 
 import dualdiff as dd
 from dualdiff.modes.core import apply
@@ -539,3 +539,29 @@ def test_scalar_special_points(name, sp, mode, modes):
                         f"{name} d^{m} in order {seq} ({modes[-len(seq) :]}) at {point}, mode {mode}: "
                         f"got {got!r}, expected {want!r}"
                     )
+
+
+HOLOMORPHIC = [n for n in ELEMENTWISE if n in REFERENCES and REFERENCES[n].holomorphic]
+
+
+@pytest.mark.parametrize("name", HOLOMORPHIC)
+@fuzz(3)
+@given(data=st.data())
+@survey
+def test_complex_second_and_third_order(name, data):
+    """Holomorphic rules at complex points away from poles and cuts: mixed partials of order 2 and 3."""
+    rule = TABLE[name]
+    point = data.draw(complex_points(REFERENCES[name]))
+    order = data.draw(st.sampled_from([2, 3]))
+    m = data.draw(st.sampled_from(multi_indices(rule.nin, order)))
+    seq = data.draw(st.sampled_from(_sequences(m)))
+    modes = "".join(data.draw(st.sampled_from("fr")) for _ in seq)
+    note(f"{name} d^{m} in order {seq}, modes {modes}, at {point}")
+    got = complex(nested_partial(lambda *a: apply(rule, *a), point, seq, modes))
+    if zero_by_definition(name):
+        want = 0j
+    else:
+        with precision(30):
+            want = complex(mp_derivative(REFERENCES[name].fn, point, m))
+    scale = max(abs(want), 1.0)
+    assert abs(got - want) <= 1e-10 * scale, f"{name} d^{m} ({seq}, {modes}) at {point}: got {got}, expected {want}"
