@@ -55,6 +55,8 @@ class Program:
     w: np.ndarray | None = None
     #: A direction for hvp / jvp checks, shaped like x.
     v: np.ndarray | None = None
+    #: Whether ``np.full_like`` may take a fill value that depends on x.
+    full_fill: bool = True
 
     # -- building ------------------------------------------------------
     def const(self, value: Any) -> str:
@@ -381,9 +383,9 @@ def op_like(draw: Any, p: Program, rng: np.random.Generator) -> None:
     j = draw(_pick(p))
     shape = p.shapes[i]
     kind = draw(st.sampled_from(["full", "full_const", "zeros", "ones"]))
-    if kind == "full":  # the fill value carries a derivative (issue 10 case 4)
+    if kind == "full" and p.full_fill:  # the fill value carries a derivative (issue 10 case 4)
         p.add(f"xp.full_like({_v(i)}, {_scalar_of(draw, p, j)})", shape)
-    elif kind == "full_const":
+    elif kind in ("full", "full_const"):
         p.add(f"xp.full_like({_v(i)}, 0.75) * {_v(i)}", shape)
     elif kind == "zeros":
         p.add(f"xp.zeros_like({_v(i)}) + {_scalar_of(draw, p, j)}", shape)
@@ -605,12 +607,14 @@ OPERATIONS = {
 
 
 @st.composite
-def programs(draw: Any, min_ops: int = 1, max_ops: int = 6, kinds: tuple[str, ...] | None = None) -> Program:
+def programs(
+    draw: Any, min_ops: int = 1, max_ops: int = 6, kinds: tuple[str, ...] | None = None, full_fill: bool = True
+) -> Program:
     """A random program on an input of 2 to 6 elements, with a 1- to 3-element output."""
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     shape0 = draw(st.sampled_from(INPUT_SHAPES))
-    p = Program(x=rng.uniform(-1.5, 1.5, size=shape0))
+    p = Program(x=rng.uniform(-1.5, 1.5, size=shape0), full_fill=full_fill)
     p.shapes.append(shape0)
     # indexing twice as often as the other kinds: it has the most forms (and transposes that scatter)
     names = kinds or tuple(OPERATIONS) + ("index",)

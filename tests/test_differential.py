@@ -51,6 +51,12 @@ from hypothesis import strategies as st
 from programs import Program, chunk_choices, moderate, programs
 
 import dualdiff as dd
+from dualdiff.modes.numpy_api import FUNCTION_HANDLERS
+
+#: Issue 10 case 4 (np.full_like dropped its fill value's derivative) is fixed on the branch
+#: fix10, which also gives np.copyto a handler: until that is merged, programs keep
+#: their fill values constant. (Remove this switch once it is.)
+FULL_FILL = np.copyto in FUNCTION_HANDLERS
 
 AD_RTOL = 1e-10
 FD_RTOL = 1e-6
@@ -144,7 +150,7 @@ def contract(t: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 @fuzz(200)
-@given(programs(min_ops=2, max_ops=7), st.data())
+@given(programs(min_ops=2, max_ops=7, full_fill=FULL_FILL), st.data())
 @survey
 def test_first_order(p: Program, data: Any) -> None:
     """jacfwd, jacrev, jvp, vjp, grad and the trace tables against finite differences of f and each other."""
@@ -173,7 +179,7 @@ def test_first_order(p: Program, data: Any) -> None:
 
 
 @fuzz(100)
-@given(programs(min_ops=2, max_ops=7), st.data())
+@given(programs(min_ops=2, max_ops=7, full_fill=FULL_FILL), st.data())
 @survey
 def test_second_order(p: Program, data: Any) -> None:
     """Every nesting of two transforms, hessian and hvp against each other and finite differences of jacfwd."""
@@ -198,7 +204,7 @@ def test_second_order(p: Program, data: Any) -> None:
 
 
 @fuzz(40)
-@given(programs(min_ops=2, max_ops=5), st.data())
+@given(programs(min_ops=2, max_ops=5, full_fill=FULL_FILL), st.data())
 @survey
 def test_third_order(p: Program, data: Any) -> None:
     """Third derivatives: jacfwd∘hessian, jacrev∘jacfwd∘grad and jacfwd∘hvp, against finite differences of hessian."""

@@ -44,9 +44,18 @@ import pytest
 from reference import REFERENCES
 
 import dualdiff as dd
-from dualdiff.modes import numpy_api
+from dualdiff.modes import numpy_api, tape
 from dualdiff.modes.numpy_api import FUNCTION_HANDLERS, UFUNC_RULES
 from dualdiff.rules import Elementwise, Nondiff
+
+#: Issue 10 cases 4 (np.full_like's fill value) and 8 (real cotangents for real inputs) are
+#: fixed on the branch fix10; until it is merged their checks are expected failures
+#: (strict: they must fail). The switches read whether fix10's code is present (its
+#: np.copyto handler, its real_cotangent); remove them once it is.
+CASE4_FIXED = np.copyto in FUNCTION_HANDLERS
+CASE8_FIXED = hasattr(tape, "real_cotangent")
+PENDING_CASE4 = pytest.mark.xfail(not CASE4_FIXED, reason="issue 10 case 4, fixed on branch fix10", strict=True)
+PENDING_CASE8 = pytest.mark.xfail(not CASE8_FIXED, reason="issue 10 case 8, fixed on branch fix10", strict=True)
 
 FD_STEP = 1e-4
 FD_RTOL = 1e-7
@@ -634,6 +643,11 @@ def _id(func: Any, call: Call) -> str:
     return f"{_name(func)}{call!r}"
 
 
+def _params(cases: list[tuple[Any, Call]], pending: bool = False) -> list[Any]:
+    marks = [PENDING_CASE4] if pending else []
+    return [pytest.param(f, c, id=_id(f, c), marks=marks if f is np.full_like else []) for f, c in cases]
+
+
 def jacobian(call: Call, path: Path, transform: Callable[..., Any], g: Callable[..., Any], x: Any = None) -> Any:
     """``transform`` (a jacobian, grad or hessian) of ``g`` with respect to the argument ``path``, at ``x``.
 
@@ -657,7 +671,7 @@ def _lifted_alone_refused(func: Any, call: Call, path: Path, fd: np.ndarray, err
     assert_matches_fd(f"{_id(func, call)} lifting {path} alone", got, fd, err, lower)
 
 
-@pytest.mark.parametrize("func, call", CASES, ids=[_id(f, c) for f, c in CASES])
+@pytest.mark.parametrize("func, call", _params(CASES, pending=True))
 def test_each_argument_carries_its_derivative(func, call):
     """Lift each floating-point argument in turn: values as NumPy's, Jacobians as finite differences."""
     with np.errstate(all="ignore"):
@@ -695,7 +709,7 @@ def _constant(x: Any) -> Any:
     return dd.Dual(x, np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0)
 
 
-@pytest.mark.parametrize("func, call", CASES, ids=[_id(f, c) for f, c in CASES])
+@pytest.mark.parametrize("func, call", _params(CASES))
 def test_all_arguments_at_once(func, call):
     """The Jacobian with respect to every floating-point argument together is the per-argument pieces."""
     paths = slots(call)
@@ -723,6 +737,7 @@ def _complexify(v: Any) -> Any:
     return v * (1.0 + 0.5j) + 0.25j if isinstance(v, (float, np.ndarray)) else v
 
 
+@PENDING_CASE8
 @pytest.mark.parametrize("func, call", COMPLEX_CASES, ids=[_id(f, c) for f, c in COMPLEX_CASES])
 def test_real_input_with_complex_partners(func, call):
     """The other arguments complex, the lifted one real: a complex Jacobian, and a real cotangent."""
