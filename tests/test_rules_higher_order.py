@@ -202,6 +202,15 @@ SPECIAL: dict[str, list[Special] | str] = {
     "sigmoid": _SMOOTH,
     "softplus": _SMOOTH,
     "stop_gradient": "its derivative is 0 everywhere by definition (checked at every point)",
+    # piecewise constant: 0 at every order, at the jumps too
+    "trunc": [_unary(1.0, 0.0, 0.0, 0.0), _unary(-2.0, 0.0, 0.0, 0.0), _unary(0.0, 0.0, 0.0, 0.0)],
+    "floor_divide": [_zeros((3.0, 1.5)), _zeros((-3.0, 1.5)), _zeros((0.0, 2.0))],
+    # at a jump of the quotient (a / b = 2): d/da 1; d/db minus the quotient the value was computed
+    # with (-2: remainder(3, 1.5) is 0); every higher partial 0
+    "remainder": [_zeros((3.0, 1.5), (1.0, -2.0))],
+    "fmod": [_zeros((3.0, 1.5), (1.0, -2.0)), _zeros((-3.0, 1.5), (1.0, 2.0))],
+    # entire; at 0 the rule switches to a series
+    "sinc": [Special((0.0,), modes=MODES_1), Special((1e-9,), modes=MODES_1)],
 }
 
 
