@@ -82,8 +82,13 @@ def _xlogy(y: Any, x: Any) -> Any:
 
 
 def _dpow(a: Any, b: Any) -> Any:
-    """``b * a ** (b - 1)``, and 0 where ``b`` is 0 (elementwise on arrays)."""
-    zero = b == 0
+    """``b * a ** (b - 1)``, and 0 where ``b`` and ``a`` are 0 (elementwise on arrays).
+
+    Only ``0 * 0 ** -1`` needs the select: elsewhere ``b * a ** (b - 1)`` is
+    0 at ``b == 0`` by itself, and keeps its derivative in ``b`` (``1 / a``),
+    which a select on ``b == 0`` alone would drop.
+    """
+    zero = np.logical_and(b == 0, a == 0)
     if _is_plain_bool(zero):
         return apply2(MUL, b, apply2(POW, a, apply2(SUB, b, 1))) if not zero else 0 * a
     return _select(zero, 0 * a, apply2(MUL, b, apply2(POW, a, _select(zero, 1, apply2(SUB, b, 1)))))

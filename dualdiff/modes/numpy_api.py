@@ -680,7 +680,25 @@ def _vector_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any
         return apply_linear(SUM, ax, axes, keepdims)
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
-    return apply2(POW, apply_linear(SUM, apply2(POW, ax, ord), axes, keepdims), 1.0 / ord)
+    return _p_norm(ax, ord, axes, keepdims)
+
+
+def _p_norm(ax: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """``sum(|x|**p) ** (1/p)``, with derivative 0 where the whole vector is 0.
+
+    A zero vector is a cone's tip, as for the 2-norm (``sqrt0``): the midpoint of
+    the one-sided derivatives is 0, where ``0 ** (1/p)`` alone would give an
+    infinite partial times a zero tangent, nan. The zero vectors' elements are
+    replaced by 1 before the powers, so no branch holds an infinite partial.
+    """
+
+    def norm(a: Any) -> Any:
+        return apply2(POW, apply_linear(SUM, apply2(POW, a, ord), axes, keepdims), 1.0 / ord)
+
+    zero = np.all(ax == 0, axis=axes, keepdims=True)
+    if not np.any(zero):
+        return norm(ax)
+    return where(np.all(ax == 0, axis=axes, keepdims=keepdims), 0.0, norm(where(zero, 1.0, ax)))
 
 
 def _matrix_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:

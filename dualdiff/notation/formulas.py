@@ -448,6 +448,11 @@ class _SymbolicMath:
         return _div(a, b)
 
     @staticmethod
+    def reciprocal(x: Any) -> Any:
+        # as a division, so that (1 / b) * t reads t / b (truediv's partial is m.reciprocal(b))
+        return _div(1, x)
+
+    @staticmethod
     def dpow(a: Any, b: Any) -> Any:
         return b * a ** (b - 1)
 

@@ -411,7 +411,10 @@ def _plain(v: Any) -> Any:
 def _where_joint(ts: list[Any], nbatch: int, y: Any, args: Any, params: Any) -> Any:
     cond = _expand_batch(_plain(args[0]), nbatch)
     _, ta, tb = ts
-    return np.where(cond, 0 if ta is None else ta, 0 if tb is None else tb)
+    t = np.where(cond, 0 if ta is None else ta, 0 if tb is None else tb)
+    # a constant branch larger than the lifted one (or the condition) sets the output's shape
+    want = np.shape(y) + _batch_shape(ta if ta is not None else tb, nbatch)
+    return t if np.shape(t) == want else np.broadcast_to(t, want)
 
 
 def _where_t(i: int, g: Any, nbatch: int, y: Any, args: Any, params: Any) -> Any:

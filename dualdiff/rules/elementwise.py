@@ -97,10 +97,12 @@ MUL = elementwise(
     op_class="mults",
     linear_in="each",
 )
+# m.reciprocal(b), not 1 / b: b may be a plain float 0.0 under a nested level, where
+# Python's 1 / 0.0 raises instead of giving the IEEE limit
 TRUEDIV = elementwise(
     "truediv",
     "{0} / {1}",
-    lambda m, y, a, b: 1 / b,
+    lambda m, y, a, b: m.reciprocal(b),
     lambda m, y, a, b: -y / b,
     ufunc=np.true_divide,
     op_class="mults",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import mpmath
 import numpy as np
 
 from ..modes.core import LiftedBase, strip_all
@@ -42,10 +43,36 @@ def check_chunk(chunk: Any) -> None:
 
 
 def zeros(like: Any, batch: tuple[int, ...] = ()) -> Any:
-    """Zeros shaped like ``like`` (plus ``batch``), in its floating dtype: a derivative that is zero."""
-    dtype = complex if np.iscomplexobj(strip_all(like)) else float
+    """Zeros shaped like ``like`` (plus ``batch``), in its floating dtype: a derivative that is zero.
+
+    An mpmath number gets an mpmath zero, so a derivative at 50 digits stays an mpmath number.
+
+    >>> import mpmath
+    >>> zeros(1.5), zeros(mpmath.mpf(2)), zeros(np.ones(2), (3,)).shape
+    (0.0, mpf('0.0'), (2, 3))
+    """
+    inner = strip_all(like)
     shape = np.shape(like) + batch
-    return np.zeros(shape, dtype=seed_dtype(like)) if shape else dtype(0)
+    if shape:
+        return np.zeros(shape, dtype=seed_dtype(like))
+    if isinstance(inner, (mpmath.mpf, mpmath.mpc)):
+        return type(inner)(0)
+    return (complex if np.iscomplexobj(inner) else float)(0)
+
+
+def unit(like: Any) -> Any:
+    """The cotangent 1 for a scalar output ``like``: float32 stays float32, an mpmath number stays mpmath.
+
+    >>> import mpmath
+    >>> unit(np.float32(2)).dtype, unit(mpmath.mpf(2)), unit(2.0)
+    (dtype('float32'), mpf('1.0'), 1.0)
+    """
+    inner = strip_all(like)
+    if isinstance(inner, np.generic):
+        return seed_dtype(inner).type(1)
+    if isinstance(inner, (mpmath.mpf, mpmath.mpc)):
+        return mpmath.mpf(1)
+    return 1.0
 
 
 def seed_dtype(like: Any) -> Any:

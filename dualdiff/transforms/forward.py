@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..modes.core import LiftedBase, new_level
+from ..modes.core import LiftedBase, new_level, strip_all
 from ..modes.dual import Dual
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
 from ..rules.backends import backend_of
@@ -44,9 +44,9 @@ def _tangent_at(value: Any, level: int, batch: tuple[int, ...]) -> Any:
     if isinstance(value, np.ndarray) and value.dtype == object:
         parts = [_tangent_at(v, level, batch) for v in value.ravel()]
         if any(isinstance(p, LiftedBase) for p in parts):
-            arr = np.empty(len(parts), dtype=object)
-            arr[:] = parts
-            return arr.reshape(value.shape + batch)
+            # lifted tangents (an outer level's values): one lifted array, with the direction
+            # axis; an object array of them could not carry that axis
+            return np.reshape(np.stack(parts), value.shape + batch)
         return np.array(parts).reshape(value.shape + batch)
     return zeros(value, batch)
 
@@ -95,8 +95,11 @@ def _one_like(x: Any) -> Any:
     """1 in x's own number type (an mpf seed keeps every derivative an mpf)."""
     if isinstance(x, np.ndarray):
         return np.ones_like(x)
-    backend = backend_of(x)
-    return 1.0 if backend is None or isinstance(x, LiftedBase) else backend.const(x, 1)
+    inner = strip_all(x)  # under outer levels, the innermost number decides (an mpf stays an mpf)
+    backend = backend_of(inner)
+    if backend is None:
+        return 1.0
+    return np.ones_like(inner) if isinstance(inner, np.ndarray) else backend.const(inner, 1)
 
 
 def _jacobian_tree(out: Any, x: Any, columns: list[Any]) -> Any:

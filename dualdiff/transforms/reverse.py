@@ -13,7 +13,17 @@ import numpy as np
 
 from ..modes.tape import Tape, Var, real_cotangent
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
-from .common import Function, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, seed_dtype, zeros
+from .common import (
+    Function,
+    basis_chunks,
+    check_chunk,
+    check_f,
+    chunked_jacobian,
+    default_chunk,
+    is_lifted,
+    unit,
+    zeros,
+)
 from .executors import check_executor
 from .progress import check_progress, tracked
 
@@ -113,7 +123,7 @@ def value_and_grad(f: Function) -> Function:
                 f"grad needs f to return a scalar, but it returned {shape}; "
                 "for vector outputs use dd.jacrev(f) or dd.vjp(f, x)"
             )
-        return y, pullback(seed_dtype(y).type(1) if isinstance(y, np.generic) else 1.0)  # float32 stays float32
+        return y, pullback(unit(y))
 
     return vg
 
@@ -174,8 +184,9 @@ def jacrev(
             last = i == n_sweeps - 1
             x_bar = pullback._sweep(seeds, 0 if k == 1 else 1, retain_graph=not last, project=False)
             for r, g in zip(rows, leaves(x_bar)):
-                # g: x.shape + (k,): move the cotangent axis to the front
-                r.append(np.expand_dims(g, 0) if k == 1 else np.moveaxis(np.asarray(g), -1, 0))
+                # g: x.shape + (k,): move the cotangent axis to the front (np.asarray would turn a
+                # lifted g, as under an outer jacfwd, into an object array of its elements)
+                r.append(np.expand_dims(g, 0) if k == 1 else np.moveaxis(g if is_lifted(g) else np.asarray(g), -1, 0))
         if m == 0:
             pullback.tape.release()
             rows = [[np.zeros((0,) + np.shape(a))] for a in leaves(x)]
