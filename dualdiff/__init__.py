@@ -17,7 +17,7 @@ API, nothing else.
 from __future__ import annotations
 
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
-from .errors import DomainError, GuardError, NoRuleError
+from .errors import DomainError, GuardError, NonHolomorphicError, NoRuleError
 from .modes.dual import Dual
 from .modes.functions import (
     abs,
@@ -38,6 +38,8 @@ from .modes.functions import (
     exp2,
     expm1,
     floor,
+    floor_divide,
+    fmod,
     hypot,
     ln,
     log,
@@ -49,16 +51,19 @@ from .modes.functions import (
     power,
     reciprocal,
     relu,
+    remainder,
     round,
     sigmoid,
     sign,
     sin,
+    sinc,
     sinh,
     softplus,
     sqrt,
     square,
     tan,
     tanh,
+    trunc,
 )
 from .modes.tape import ReleasedTapeError, Tape, Var
 from .present.trace import Trace, trace
@@ -87,6 +92,7 @@ __all__ = [
     "Guard",
     "GuardError",
     "NoRuleError",
+    "NonHolomorphicError",
     "Program",
     "ReleasedTapeError",
     "Tape",
@@ -115,6 +121,8 @@ __all__ = [
     "exp2",
     "expm1",
     "floor",
+    "floor_divide",
+    "fmod",
     "grad",
     "hessian",
     "hvp",
@@ -133,10 +141,12 @@ __all__ = [
     "power",
     "reciprocal",
     "relu",
+    "remainder",
     "round",
     "sigmoid",
     "sign",
     "sin",
+    "sinc",
     "sinh",
     "softplus",
     "sqrt",
@@ -144,6 +154,7 @@ __all__ = [
     "tan",
     "tanh",
     "trace",
+    "trunc",
     "value_and_grad",
     "vjp",
     "wengert",

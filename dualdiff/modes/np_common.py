@@ -78,7 +78,41 @@ def _real_only(name: str, a: Any) -> None:
 
 
 def _as_operand(a: Any) -> Any:
-    return a if isinstance(a, Lifted) else np.asarray(a)
+    """An array operand: a lifted value as it is; a list, tuple or object array holding lifted
+    values as one lifted array (their stack); anything else as a NumPy array."""
+    if isinstance(a, Lifted):
+        return a
+    if isinstance(a, (list, tuple)) or (isinstance(a, np.ndarray) and a.dtype == object):
+        if _holds_lifted(a):
+            return _stack_nested(a)
+    return np.asarray(a)
+
+
+def _holds_lifted(a: Any) -> bool:
+    if isinstance(a, Lifted):
+        return True
+    if isinstance(a, np.ndarray):
+        return a.dtype == object and any(_holds_lifted(v) for v in a.flat)
+    if isinstance(a, (list, tuple)):
+        return any(_holds_lifted(v) for v in a)
+    return False
+
+
+def _stack_nested(a: Any) -> Any:
+    """Nested sequences of numbers and lifted values as one lifted array (NumPy's ``np.array`` of them)."""
+    from .np_shaping import stack  # the stacking handler; np_shaping imports this module
+
+    if isinstance(a, Lifted):
+        return a
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        a = a.tolist() if a.ndim else a[()]
+        return _stack_nested(a)
+    if isinstance(a, (list, tuple)):
+        items = [_stack_nested(v) for v in a]
+        if not items:
+            return np.zeros((0,))
+        return stack(items)
+    return np.asarray(a)
 
 
 def _value_only(fn: Callable[..., Any]) -> Callable[..., Any]:

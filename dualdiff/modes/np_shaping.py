@@ -25,7 +25,7 @@ from ..rules.structural import BROADCAST_TO, GETITEM, RESHAPE
 from ..rules.values import VALUE_FUNCTIONS
 from .core import LiftedBase as Lifted
 from .core import apply2, apply_general, apply_linear
-from .np_common import _as_operand, _axis_tuple, _ndim, _one_axis, _refuse, _shape, _value_function
+from .np_common import _as_operand, _axis_tuple, _AxisError, _ndim, _one_axis, _refuse, _shape, _value_function
 
 
 def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: Any = None) -> Any:
@@ -216,3 +216,61 @@ def diag(v: Any, k: int = 0) -> Any:
 def nonzero(a: Any) -> Any:
     """``np.nonzero``: a function of values (a tuple of index arrays)."""
     return _value_function(VALUE_FUNCTIONS[np.nonzero])(a)
+
+
+def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
+    """``np.rollaxis``: a transpose, with NumPy's rules for ``start``."""
+    n = _ndim(a)
+    axis = _one_axis(axis, n)
+    if start < 0:
+        start += n
+    if not 0 <= start < n + 1:
+        raise _AxisError(f"'start' arg requires {-n} <= start < {n + 1}")
+    if axis < start:
+        start -= 1
+    if axis == start:
+        return a
+    axes = list(range(n))
+    axes.remove(axis)
+    axes.insert(start, axis)
+    return transpose(a, axes)
+
+
+def matrix_transpose(x: Any, /) -> Any:
+    """``np.matrix_transpose``: the last two axes swapped."""
+    if _ndim(x) < 2:
+        raise ValueError("Input array must be at least 2-dimensional")
+    return swapaxes(x, -1, -2)
+
+
+def broadcast_arrays(*args: Any, subok: bool = False) -> tuple[Any, ...]:
+    """``np.broadcast_arrays``: each argument broadcast to the common shape."""
+    ops = [_as_operand(a) for a in args]
+    shape = np.broadcast_shapes(*(_shape(a) for a in ops))
+    return tuple(a if _shape(a) == shape else broadcast_to(a, shape) for a in ops)
+
+
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> tuple[Any, ...]:
+    """``np.meshgrid``: reshapes, then (unless ``sparse``) broadcasts."""
+    if indexing not in ("xy", "ij"):
+        raise ValueError("Valid values for `indexing` are 'xy' and 'ij'.")
+    ndim = len(xi)
+    s0 = (1,) * ndim
+    out = [reshape(_as_operand(x), s0[:i] + (-1,) + s0[i + 1 :]) for i, x in enumerate(xi)]
+    if indexing == "xy" and ndim > 1:
+        out[0] = reshape(out[0], (1, -1) + s0[2:])
+        out[1] = reshape(out[1], (-1, 1) + s0[2:])
+    if not sparse:
+        out = list(broadcast_arrays(*out))
+    return tuple(out)
+
+
+HANDLERS = {
+    np.rollaxis: rollaxis,
+    np.broadcast_arrays: broadcast_arrays,
+    np.meshgrid: meshgrid,
+}
+if hasattr(np, "matrix_transpose"):  # NumPy >= 2.0
+    HANDLERS[np.matrix_transpose] = matrix_transpose
+if hasattr(np, "permute_dims"):  # NumPy >= 2.0
+    HANDLERS[np.permute_dims] = transpose

@@ -28,12 +28,14 @@ import numpy as np
 
 from ..errors import NoRuleError
 from ..rules.elementwise import ABS
+from ..rules.indices import VALUE_FUNCTIONS_MORE
 from ..rules.kinds import Elementwise, Nondiff, Rule, is_registered, on_register
 from ..rules.values import VALUE_FUNCTIONS
+from . import np_differences, np_linalg, np_products, np_ranges, np_rearranging, np_reductions, np_shaping, np_stacking
 from .core import apply, apply_nondiff, strip_all
 from .np_common import _refuse, _refuse_out, _shape, _value_function, _value_only
 from .np_linalg import det, inv, norm, slogdet, solve
-from .np_products import dot, einsum, inner, matmul, outer, tensordot, vdot
+from .np_products import COMPOSED_GUFUNCS, GUFUNC_OPTIONS, dot, einsum, inner, matmul, outer, tensordot, vdot
 from .np_reductions import _REDUCERS, amax, amin, cumsum, mean, prod, std, sum, trace, var
 from .np_shaping import (
     array_split,
@@ -58,7 +60,7 @@ from .np_shaping import (
     vstack,
     where,
 )
-from .np_ufuncs import COMPOSED_UFUNCS, _imag, _real, _round, conj
+from .np_ufuncs import COMPOSED_UFUNCS, _imag, _real, _round, angle, conj, fix, nan_to_num, real_if_close, sinc
 
 #: ufunc -> the rule it stands for (elementwise, or a function of values)
 UFUNC_RULES: dict[Any, Rule] = {np.fabs: ABS}
@@ -98,20 +100,19 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
     if kwargs.get("out") is not None:
         _refuse_out(name if method == "__call__" else f"{name}.{method}", kwargs["out"])
     if method == "__call__":
+        composed = COMPOSED_UFUNCS.get(ufunc)
         rule = UFUNC_RULES.get(ufunc)
-        if rule is not None or ufunc is np.matmul or ufunc is np.conjugate or ufunc in COMPOSED_UFUNCS:
+        if composed is not None or rule is not None or ufunc is np.matmul:
             extra = [k for k, v in kwargs.items() if v is not None and k != "out"]
-            if extra:
+            if extra and not (composed is not None and set(extra) <= GUFUNC_OPTIONS.get(ufunc, set())):
                 raise TypeError(f"{name} on lifted values takes no keyword arguments, got {sorted(extra)}")
+            if composed is not None:
+                return composed(*inputs, **{k: kwargs[k] for k in extra})
             if isinstance(rule, Nondiff):
                 return apply_nondiff(rule, inputs)
             if rule is not None:
                 return apply(rule, *inputs)  # type: ignore[arg-type]
-            if ufunc is np.matmul:
-                return matmul(*inputs)
-            if ufunc is np.conjugate:
-                return conj(*inputs)
-            return COMPOSED_UFUNCS[ufunc](*inputs)
+            return matmul(*inputs)
     elif method == "reduce" and ufunc in _REDUCERS:
         (a,) = inputs
         opts = dict(kwargs)
@@ -202,6 +203,30 @@ FUNCTION_HANDLERS: dict[Any, Callable[..., Any]] = {
 }
 if hasattr(np.linalg, "matmul"):  # NumPy 2
     FUNCTION_HANDLERS[np.linalg.matmul] = matmul
+
+# the handlers of each topic module, and the complex-number functions
+FUNCTION_HANDLERS.update(
+    {
+        np.angle: angle,
+        np.real_if_close: real_if_close,
+        np.nan_to_num: nan_to_num,
+        np.sinc: sinc,
+        np.fix: fix,
+        **{f: _value_function(rule) for f, rule in VALUE_FUNCTIONS_MORE.items()},
+    }
+)
+for _module in (
+    np_reductions,
+    np_shaping,
+    np_stacking,
+    np_rearranging,
+    np_products,
+    np_linalg,
+    np_differences,
+    np_ranges,
+):
+    FUNCTION_HANDLERS.update(_module.HANDLERS)
+COMPOSED_UFUNCS.update(COMPOSED_GUFUNCS)
 
 
 def array_function(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

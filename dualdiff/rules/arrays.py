@@ -189,6 +189,32 @@ CONJ = _linear(
 )
 
 
+def _as_complex(g: Any) -> Any:
+    # Re(g): a cotangent reaching a real value may be complex (a real times a complex
+    # constant transposes to a complex cotangent); only its real part pairs with it
+    g = np.real(np.asarray(g))
+    return g.astype(np.result_type(g, np.complex64))
+
+
+#: The real part (R-linear). Its transpose embeds a real cotangent as a complex
+#: one, as JAX's: so the cotangent of a real value is the real part of what
+#: flows back to it (see :func:`dualdiff.modes.tape.real_cotangent`).
+REAL = _linear(
+    "real",
+    "Re({0})",
+    fn=lambda x, nbatch: np.real(x),
+    transpose=lambda g, x_shape, nbatch: _as_complex(g),
+)
+
+#: The imaginary part (R-linear); its transpose is ``g -> -i g`` (JAX's convention).
+IMAG = _linear(
+    "imag",
+    "Im({0})",
+    fn=lambda x, nbatch: np.imag(x),
+    transpose=lambda g, x_shape, nbatch: -1j * _as_complex(g),
+)
+
+
 # ==========================================================================
 # Products: matmul, tensordot, einsum
 # ==========================================================================
@@ -643,12 +669,14 @@ __all__ = [
     "DIAGONAL",
     "DIAG_EMBED",
     "EINSUM",
+    "IMAG",
     "INV",
     "LOGABSDET",
     "MATMUL",
     "MAX",
     "MIN",
     "PROD",
+    "REAL",
     "SOLVE",
     "TENSORDOT",
     "TRANSPOSE",

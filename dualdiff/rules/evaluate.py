@@ -16,7 +16,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from ..errors import DomainError
+from ..errors import DomainError, NonHolomorphicError
 from .backends import COMPLEX, FLOAT, MP, NUMPY, Backend
 from .kinds import Elementwise
 
@@ -67,9 +67,11 @@ def local(rule: Elementwise, m: Backend, args: Sequence[Any], active: Sequence[b
         except FLOAT_ERRORS:
             return _ieee_float(rule, args, active)
     if not rule.holomorphic and _any_complex(m, args):
-        raise TypeError(
-            f"{rule.name} is not complex-differentiable, so it has no derivative at the complex "
-            f"argument(s) {', '.join(repr(a) for a in args)}"
+        raise NonHolomorphicError(
+            f"{rule.name} is not complex-differentiable at the complex argument(s) "
+            f"{', '.join(repr(a) for a in args)}: dualdiff differentiates holomorphic functions and "
+            "real-valued ones (abs, np.real, np.imag, np.angle) of complex numbers; "
+            "write it with np.real/np.imag to say which real function you mean"
         )
     y = evaluate(rule, m, args)
     if m is NUMPY:

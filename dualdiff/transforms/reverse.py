@@ -13,7 +13,7 @@ import numpy as np
 
 from ..modes.tape import Tape, Var
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
-from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, seed_dtype, zeros
+from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, is_lifted, seed_dtype, zeros
 
 
 class Pullback:
@@ -61,7 +61,7 @@ def _collect_seeds(o: Any, g: Any, tape: Tape, seeds: list[tuple[int, Any]]) -> 
         seeds.append((o.index, g))
     elif isinstance(o, np.ndarray) and o.dtype == object:
         for idx in np.ndindex(o.shape):
-            _collect_seeds(o[idx], g[idx], tape, seeds)
+            _collect_seeds(o[idx], g[idx] if np.ndim(g) else g, tape, seeds)
 
 
 def vjp(f: Function, x: Any) -> tuple[Any, Pullback]:
@@ -146,7 +146,8 @@ def jacrev(f: Function, chunk: int | None = None) -> Function:
             x_bar = pullback._sweep(seeds, 0 if k == 1 else 1, retain_graph=not last)
             for r, g in zip(rows, leaves(x_bar)):
                 # g: x.shape + (k,): move the cotangent axis to the front
-                r.append(np.expand_dims(g, 0) if k == 1 else np.moveaxis(np.asarray(g), -1, 0))
+                # (a lifted g, when jacrev runs inside another transform, moves its axis by dispatch)
+                r.append(np.expand_dims(g, 0) if k == 1 else np.moveaxis(g if is_lifted(g) else np.asarray(g), -1, 0))
         if m == 0:
             pullback.tape.release()
             rows = [[np.zeros((0,) + np.shape(a))] for a in leaves(x)]
