@@ -159,8 +159,10 @@ def nanvar(
     """``np.nanvar``: the variance of the numbers (NaNs left out)."""
     _refuse("np.nanvar", dtype=dtype, out=out, **kw)
     axes = _axis_tuple(axis, _ndim(a))
-    d = apply2(SUB, a, nanmean(a, axes, keepdims=True))
-    total = apply_linear(SUM, _without_nan(abs2(d), 0.0), axes, bool(keepdims))
+    nan = apply_nondiff(ISNAN, (a,))
+    # the NaNs replaced before subtracting: no NaN partial meets a zero cotangent (that would give NaN)
+    d = apply2(SUB, apply_general(ar.WHERE, (nan, 0.0, a)), nanmean(a, axes, keepdims=True))
+    total = apply_linear(SUM, apply_general(ar.WHERE, (nan, 0.0, abs2(d))), axes, bool(keepdims))
     return apply2(TRUEDIV, total, _not_nan_count(a, axes, bool(keepdims)) - ddof)
 
 
