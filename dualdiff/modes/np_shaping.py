@@ -218,6 +218,11 @@ def nonzero(a: Any) -> Any:
     return _value_function(VALUE_FUNCTIONS[np.nonzero])(a)
 
 
+def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
+    """``np.copy``: the value itself (lifted values are immutable)."""
+    return a
+
+
 def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
     """``np.rollaxis``: a transpose, with NumPy's rules for ``start``."""
     n = _ndim(a)
