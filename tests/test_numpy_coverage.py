@@ -472,6 +472,53 @@ def _(draw):
     return f, values(draw, (4,))
 
 
+@case("cumprod")
+def _(draw):
+    axis = draw(st.sampled_from([None, 0, 1]))
+    with_zero = draw(st.booleans())
+
+    def f(x):
+        y = x * np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]) if with_zero else x
+        return flat_sum([np.cumprod(y, axis), np.nancumprod(x, 1)])
+
+    return f, values(draw, (2, 3), draw(st.booleans()))
+
+
+@case("correlate_convolve")
+def _(draw):
+    n, m = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    mode = draw(st.sampled_from(["full", "same", "valid"]))
+
+    def f(p):
+        a, v = p
+        return flat_sum([np.correlate(a, v, mode), np.convolve(a, v, mode), np.convolve(v, a)])
+
+    return f, (values(draw, (n,), draw(st.booleans())), values(draw, (m,)))
+
+
+@case("interp")
+def _(draw):
+    xp = np.array([-1.0, 0.0, 0.5, 2.0])
+    left = draw(st.sampled_from([None, -3.0]))
+
+    def f(p):
+        x, fp = p
+        knots = np.array([-1.0, 0.5, 2.0, 3.0])  # breakpoints (midpoint policy) and a point outside
+        return flat_sum([np.interp(x, xp, fp, left=left), np.interp(knots, xp, fp), np.interp(x, xp + x[0] ** 2, fp)])
+
+    x = np.tanh(values(draw, (3,))) * 1.4 + 0.4
+    return f, (x, values(draw, (4,)))
+
+
+@case("polyval_polyder")
+def _(draw):
+    cx = draw(st.booleans())
+    return lambda p: flat_sum([np.polyval(p[0], p[1]), np.polyder(p[0], 2), np.polyval(p[0], 0.5)]), (
+        values(draw, (4,), cx),
+        values(draw, (3,), cx),
+    )
+
+
 # -- products -------------------------------------------------------------------------
 
 

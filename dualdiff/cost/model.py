@@ -27,6 +27,7 @@ import numpy as np
 
 from ..rules import arrays as ar
 from ..rules import linalg as lg
+from ..rules import scans
 from ..rules import shaping as shp
 from ..rules import structural as st
 from ..rules.kinds import TABLE, Elementwise, General, Rule
@@ -436,6 +437,17 @@ def _decomposition_cost(evaluate: Callable[[int, int, int], int], derivative: Ca
     return cost
 
 
+def _cumprod_cost(shapes: tuple[Shape, ...], out: Shape, params: tuple[Any, ...], active: tuple[bool, ...]) -> Any:
+    """Running products; the derivative ``y * cumsum(t / x)`` (the zero-factor case is charged the same)."""
+    s = size(out)
+    return (
+        Work(moves=2 * s, mults=s),
+        ZERO,
+        Work(moves=5 * s, adds=s, mults=2 * s),
+        Work(moves=6 * s, adds=s, mults=2 * s),
+    )
+
+
 GENERAL_COSTS.update(
     {
         # thin SVD (R-SVD): about 2 m n k + 4 k^3; its derivative: U^H dA V, the k x k
@@ -451,5 +463,6 @@ GENERAL_COSTS.update(
         lg.QR: _decomposition_cost(lambda m, n, k: 2 * m * n * n, lambda m, n, k: 4 * m * n * n + n**3),
         # pinv through an SVD and a product; derivative: six products of m x n matrices
         lg.PINV: _decomposition_cost(lambda m, n, k: 3 * m * n * k + 4 * k**3, lambda m, n, k: 6 * m * n * k),
+        scans.CUMPROD: _cumprod_cost,
     }
 )

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..rules import arrays as ar
 from ..rules.elementwise import ADD, MAXIMUM, MINIMUM, MUL, SQRT0, SUB, TRUEDIV
+from ..rules.scans import CUMPROD
 from ..rules.structural import SUM
 from ..rules.values import ISNAN
 from .core import apply1, apply2, apply_general, apply_linear, apply_nondiff, strip_all
@@ -189,6 +190,20 @@ def _nan_extreme(reduce: Callable[..., Any], fill: float, name: str) -> Callable
 
 nanmax = _nan_extreme(amax, -np.inf, "np.nanmax")
 nanmin = _nan_extreme(amin, np.inf, "np.nanmin")
+
+
+def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """``np.cumprod``: the general rule ``cumprod`` (axis=None runs over the flattened array)."""
+    _refuse("np.cumprod", dtype=dtype, out=out)
+    if axis is None:
+        a, axis = ravel(a), 0
+    return apply_general(CUMPROD, (a,), (_one_axis(axis, _ndim(a)),))
+
+
+def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """``np.nancumprod``: a running product with NaNs as 1."""
+    _refuse("np.nancumprod", dtype=dtype, out=out)
+    return cumprod(_without_nan(a, 1.0), axis)
 
 
 def nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
@@ -370,6 +385,8 @@ HANDLERS: dict[Any, Any] = {
     np.nanmax: nanmax,
     np.nanmin: nanmin,
     np.nancumsum: nancumsum,
+    np.cumprod: cumprod,
+    np.nancumprod: nancumprod,
     np.average: average,
     np.ptp: ptp,
     np.quantile: quantile,

@@ -31,7 +31,17 @@ from ..rules.elementwise import ABS
 from ..rules.indices import VALUE_FUNCTIONS_MORE
 from ..rules.kinds import Elementwise, Nondiff, Rule, is_registered, on_register
 from ..rules.values import VALUE_FUNCTIONS
-from . import np_differences, np_linalg, np_products, np_ranges, np_rearranging, np_reductions, np_shaping, np_stacking
+from . import (
+    np_differences,
+    np_linalg,
+    np_products,
+    np_ranges,
+    np_rearranging,
+    np_reductions,
+    np_shaping,
+    np_signal,
+    np_stacking,
+)
 from .core import apply, apply_nondiff, strip_all
 from .np_common import _refuse, _refuse_out, _shape, _value_function, _value_only
 from .np_linalg import det, inv, norm, slogdet, solve
@@ -224,6 +234,7 @@ for _module in (
     np_linalg,
     np_differences,
     np_ranges,
+    np_signal,
 ):
     FUNCTION_HANDLERS.update(_module.HANDLERS)
 COMPOSED_UFUNCS.update(COMPOSED_GUFUNCS)

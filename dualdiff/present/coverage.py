@@ -40,6 +40,7 @@ _GROUPS = (
     ("np_rearranging", "Rearranging, padding, sorting, gathering"),
     ("np_differences", "Differences and integrals"),
     ("np_ranges", "Ranges"),
+    ("np_signal", "Convolution, interpolation, polynomials"),
     ("np_products", "Products"),
     ("np_linalg", "`np.linalg`"),
     ("np_ufuncs", "Complex parts and elementwise functions"),
