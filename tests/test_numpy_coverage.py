@@ -479,7 +479,8 @@ def _(draw):
 
     def f(x):
         y = x * np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]) if with_zero else x
-        return flat_sum([np.cumprod(y, axis), np.nancumprod(x, 1)])
+        scans = [np.cumulative_sum(y, axis=1, include_initial=True), np.cumulative_prod(y, axis=0)]
+        return flat_sum([np.cumprod(y, axis), np.nancumprod(x, 1)] + scans)
 
     return f, values(draw, (2, 3), draw(st.booleans()))
 

@@ -200,6 +200,32 @@ def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any
     return apply_general(CUMPROD, (a,), (_one_axis(axis, _ndim(a)),))
 
 
+def _cumulative(scan: Callable[..., Any], neutral: float, name: str) -> Callable[..., Any]:
+    def fn(x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None, include_initial: bool = False) -> Any:
+        _refuse(name, dtype=dtype, out=out)
+        if axis is None:
+            if _ndim(x) > 1:
+                raise ValueError(f"{name}: axis is required for arrays of more than one dimension")
+            axis = 0
+        ax = _one_axis(axis, _ndim(x))
+        r = scan(x, ax)
+        if include_initial:
+            from .np_shaping import concatenate
+
+            shape = list(_shape(x))
+            shape[ax] = 1
+            r = concatenate([np.full(shape, neutral, dtype=np.result_type(strip_all(x), 0.0)), r], ax)
+        return r
+
+    fn.__name__ = name.split(".")[-1]
+    fn.__doc__ = f"``{name}``: the running scan along ``axis`` (``include_initial``: the neutral value first)."
+    return fn
+
+
+cumulative_sum = _cumulative(lambda x, ax: cumsum(x, ax), 0.0, "np.cumulative_sum")
+cumulative_prod = _cumulative(lambda x, ax: cumprod(x, ax), 1.0, "np.cumulative_prod")
+
+
 def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
     """``np.nancumprod``: a running product with NaNs as 1."""
     _refuse("np.nancumprod", dtype=dtype, out=out)
@@ -387,6 +413,11 @@ HANDLERS: dict[Any, Any] = {
     np.nancumsum: nancumsum,
     np.cumprod: cumprod,
     np.nancumprod: nancumprod,
+    **(
+        {np.cumulative_sum: cumulative_sum, np.cumulative_prod: cumulative_prod}
+        if hasattr(np, "cumulative_sum")
+        else {}
+    ),
     np.average: average,
     np.ptp: ptp,
     np.quantile: quantile,
