@@ -16,9 +16,18 @@ API, nothing else.
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
-from .errors import DomainError, GuardError, NonHolomorphicError, NoRuleError
+from .errors import DomainError, GuardError, NonHolomorphicError, NoRuleError, NotLinearError
 from .modes.dual import Dual
+from .modes.extend import (
+    defelementwise,
+    defgeneral,
+    deflinear,
+    register_numpy_function,
+    unregister_numpy_function,
+    unregister_rule,
+)
 from .modes.functions import (
     abs,
     arccos,
@@ -68,7 +77,12 @@ from .modes.functions import (
 from .modes.tape import ReleasedTapeError, Tape, Var
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
+from .program.sparsity import jacobian_sparsity
 from .transforms import (
+    check_grads,
+    coloring,
+    custom_jvp,
+    custom_vjp,
     default_chunk,
     derivative,
     grad,
@@ -77,11 +91,10 @@ from .transforms import (
     jacfwd,
     jacrev,
     jvp,
+    stop_gradient,
     value_and_grad,
     vjp,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Const",
@@ -93,6 +106,7 @@ __all__ = [
     "GuardError",
     "NoRuleError",
     "NonHolomorphicError",
+    "NotLinearError",
     "Program",
     "ReleasedTapeError",
     "Tape",
@@ -109,11 +123,18 @@ __all__ = [
     "arctanh",
     "cbrt",
     "ceil",
+    "check_grads",
     "choose_mode",
+    "coloring",
     "compare",
     "cos",
     "cosh",
+    "custom_jvp",
+    "custom_vjp",
     "default_chunk",
+    "defelementwise",
+    "defgeneral",
+    "deflinear",
     "derivative",
     "erf",
     "erfc",
@@ -129,6 +150,7 @@ __all__ = [
     "hypot",
     "jacfwd",
     "jacobian",
+    "jacobian_sparsity",
     "jacrev",
     "jvp",
     "ln",
@@ -140,6 +162,7 @@ __all__ = [
     "minimum",
     "power",
     "reciprocal",
+    "register_numpy_function",
     "relu",
     "remainder",
     "round",
@@ -151,10 +174,13 @@ __all__ = [
     "softplus",
     "sqrt",
     "square",
+    "stop_gradient",
     "tan",
     "tanh",
     "trace",
     "trunc",
+    "unregister_numpy_function",
+    "unregister_rule",
     "value_and_grad",
     "vjp",
     "wengert",

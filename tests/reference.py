@@ -54,6 +54,8 @@ class Reference:
     fn: Callable[..., Any]
     args: tuple[Arg, ...]
     joint: Callable[..., bool] | None = None
+    #: The rule's derivative is zero by definition, not the function's (stop_gradient).
+    zero_derivative: bool = False
 
     @property
     def nin(self) -> int:
@@ -232,6 +234,8 @@ _ALL: list[Reference] = [
     _ref("fmod", lambda a, b: a - _mp_trunc(a / b) * b, Arg(R10), Arg(_pm(0.5, 5.0)), joint=_quotient_off_integers),
     # sinc: entire, 1 at 0 (sampled across 0, where the rule switches to a series)
     _ref("sinc", mpmath.sincpi, Arg(R10, BOX)),
+    # the identity whose derivative is zero by definition
+    Reference("stop_gradient", lambda x: +x, (Arg(R10, BOX),), zero_derivative=True),
 ]
 
 REFERENCES: dict[str, Reference] = {r.name: r for r in _ALL}
@@ -328,6 +332,8 @@ def partial(ref: Reference, point: Sequence[Any], i: int) -> Any:
     ``point`` holds mpmath numbers or Python numbers (taken exactly).
     """
     pt = [mpmath.mpmathify(p) for p in point]
+    if ref.zero_derivative:
+        return mpmath.mpf(0)
     if ref.nin == 1:
         return mpmath.diff(ref.fn, pt[0])
     orders = tuple(1 if j == i else 0 for j in range(ref.nin))

@@ -52,7 +52,7 @@ NON_HOLOMORPHIC = {"abs", "arctan2", "hypot", "relu", "maximum", "minimum", "sig
     "trunc",
 }
 HOLOMORPHIC = [name for name in ELEMENTWISE if name not in NON_HOLOMORPHIC]
-PIECEWISE_CONSTANT = {"sign", "floor", "ceil", "round", "floor_divide", "trunc"}
+PIECEWISE_CONSTANT = {"sign", "floor", "ceil", "round", "floor_divide", "trunc", "stop_gradient"}
 
 #: Rules reached through Python operators rather than a function of their own.
 OPERATORS: dict[str, Callable[..., Any]] = {

@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import NoRuleError
+from ..rules.arrays import CONCATENATE
 from ..rules.kinds import Nondiff
+from ..rules.structural import RESHAPE
 from .core import LiftedBase as Lifted
-from .core import apply_nondiff, strip_all
+from .core import apply_general, apply_linear, apply_nondiff, strip_all
 
 _AxisError = getattr(getattr(np, "exceptions", np), "AxisError", ValueError)
 
@@ -99,20 +101,25 @@ def _holds_lifted(a: Any) -> bool:
 
 
 def _stack_nested(a: Any) -> Any:
-    """Nested sequences of numbers and lifted values as one lifted array (NumPy's ``np.array`` of them)."""
-    from .np_shaping import stack  # the stacking handler; np_shaping imports this module
+    """Nested sequences of numbers and lifted values as one lifted array (NumPy's ``np.array`` of them).
 
+    Each level is one concatenation of the items, each given a new leading axis.
+    """
     if isinstance(a, Lifted):
         return a
     if isinstance(a, np.ndarray) and a.dtype == object:
-        a = a.tolist() if a.ndim else a[()]
-        return _stack_nested(a)
-    if isinstance(a, (list, tuple)):
-        items = [_stack_nested(v) for v in a]
-        if not items:
-            return np.zeros((0,))
-        return stack(items)
-    return np.asarray(a)
+        return _stack_nested(a.tolist() if a.ndim else a[()])
+    if not isinstance(a, (list, tuple)):
+        return np.asarray(a)
+    items = [_stack_nested(v) for v in a]
+    if not items:
+        return np.zeros((0,))
+    shapes = {np.shape(strip_all(v)) for v in items}
+    if len(shapes) != 1:
+        raise ValueError(f"setting an array element with a sequence: the items have shapes {sorted(shapes)}")
+    shape = (1,) + shapes.pop()
+    parts = [apply_linear(RESHAPE, v, shape) if isinstance(v, Lifted) else np.reshape(v, shape) for v in items]
+    return apply_general(CONCATENATE, tuple(parts), (0,))
 
 
 def _value_only(fn: Callable[..., Any]) -> Callable[..., Any]:

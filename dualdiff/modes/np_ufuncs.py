@@ -190,10 +190,9 @@ def _float_power(a: Any, b: Any) -> Any:
     return np.power(up(a), up(b))
 
 
-#: ufuncs with no rule of their own, written exactly in terms of rules (checked
-#: before the rule table, so that ``np.absolute`` of a complex value composes).
+#: ufuncs with no rule of their own, written exactly in terms of rules (a rule
+#: registered for one of them later, ``dd.register_numpy_function``, takes precedence).
 COMPOSED_UFUNCS: dict[Any, Callable[..., Any]] = {
-    np.absolute: absolute,
     np.logaddexp: _logaddexp,
     np.logaddexp2: _logaddexp2,
     np.deg2rad: _scaled(np.pi / 180.0),

@@ -70,7 +70,19 @@ from .np_shaping import (
     vstack,
     where,
 )
-from .np_ufuncs import COMPOSED_UFUNCS, _imag, _real, _round, angle, conj, fix, nan_to_num, real_if_close, sinc
+from .np_ufuncs import (
+    COMPOSED_UFUNCS,
+    _imag,
+    _real,
+    _round,
+    absolute,
+    angle,
+    conj,
+    fix,
+    nan_to_num,
+    real_if_close,
+    sinc,
+)
 
 #: ufunc -> the rule it stands for (elementwise, or a function of values)
 UFUNC_RULES: dict[Any, Rule] = {np.fabs: ABS}
@@ -110,8 +122,9 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
     if kwargs.get("out") is not None:
         _refuse_out(name if method == "__call__" else f"{name}.{method}", kwargs["out"])
     if method == "__call__":
-        composed = COMPOSED_UFUNCS.get(ufunc)
         rule = UFUNC_RULES.get(ufunc)
+        # a rule wins (built in, or registered by a user); np.abs of complex values composes
+        composed = absolute if rule is ABS else (COMPOSED_UFUNCS.get(ufunc) if rule is None else None)
         if composed is not None or rule is not None or ufunc is np.matmul:
             extra = [k for k, v in kwargs.items() if v is not None and k != "out"]
             if extra and not (composed is not None and set(extra) <= GUFUNC_OPTIONS.get(ufunc, set())):

@@ -75,6 +75,7 @@ def _general(
     transposes: Any,
     joint_map: Map | None = None,
     nondiff_args: tuple[int, ...] = (),
+    linear_in: Any = (),
 ) -> General:
     return register(  # type: ignore[return-value]
         General(
@@ -86,6 +87,7 @@ def _general(
             transposes=transposes,
             joint_map=joint_map,
             nondiff_args=nondiff_args,
+            linear_in=linear_in,
         )
     )
 
@@ -287,6 +289,7 @@ MATMUL = _general(
         lambda t, nbatch, y, args, params: bmm(args[0], t, 0, nbatch),
     ),
     transposes=(_matmul_t0, _matmul_t1),
+    linear_in="each",
 )
 
 
@@ -338,6 +341,7 @@ TENSORDOT = _general(
         lambda t, nbatch, y, args, params: np.tensordot(args[0], t, params),
     ),
     transposes=(_tensordot_t0, _tensordot_t1),
+    linear_in="each",
 )
 
 
@@ -389,6 +393,7 @@ EINSUM = _general(
     fn=_einsum_fn,
     linear_maps=PerArgument(_einsum_f),
     transposes=PerArgument(_einsum_t),
+    linear_in="each",
 )
 
 
@@ -430,6 +435,7 @@ WHERE = _general(
     transposes=PerArgument(_where_t),
     joint_map=_where_joint,
     nondiff_args=(0,),
+    linear_in=(1, 2),
 )
 
 
@@ -462,6 +468,7 @@ CONCATENATE = _general(
     ),
     transposes=PerArgument(_concat_t),
     joint_map=_concat_joint,
+    linear_in="all",
 )
 
 
@@ -624,6 +631,7 @@ SOLVE = _general(
         _solve_t0,
         lambda g, nbatch, y, args, params: sum_to_shape(_solve_gb(g, nbatch, *args), np.shape(args[1]), nbatch),
     ),
+    linear_in=(1,),
 )
 
 

@@ -95,13 +95,15 @@ def _cast(x: Any, dtype: Any) -> Any:
 #: ``x.astype(dtype)`` between floating and complex types: the identity up to rounding
 #: (complex to real keeps the real part). ``params = (dtype, input dtype)``; the
 #: transpose casts a cotangent back to the input's type.
+#: Both maps first project onto their domain's type (a complex cotangent of a
+#: real value pairs through its real part), so the transpose of a transpose is exact.
 ASTYPE = register(
     Linear(
         "astype",
         1,
         "astype({0})",
-        fn=lambda x, nbatch, dtype, from_dtype: _cast(x, dtype),
-        transpose=lambda g, x_shape, nbatch, dtype, from_dtype: _cast(g, from_dtype),
+        fn=lambda x, nbatch, dtype, from_dtype: _cast(_cast(x, from_dtype), dtype),
+        transpose=lambda g, x_shape, nbatch, dtype, from_dtype: _cast(_cast(g, dtype), from_dtype),
     )
 )
 

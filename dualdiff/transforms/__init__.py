@@ -7,14 +7,27 @@ layer (:mod:`dualdiff.cost.choice`), which owns the choice of mode.
 
 from __future__ import annotations
 
+from .check import check_grads
+from .chunked import SparseJacobian  # also installs the sparse and executor Jacobians
+from .coloring import Coloring, coloring
 from .common import DEFAULT_CHUNK, default_chunk
+from .custom import custom_jvp, custom_vjp, stop_gradient
+from .executors import JacobianTaskError, ShippingError
 from .forward import derivative, jacfwd, jvp
 from .mixed import hessian, hvp
 from .reverse import Pullback, grad, jacrev, value_and_grad, vjp
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "Coloring",
+    "JacobianTaskError",
     "Pullback",
+    "ShippingError",
+    "SparseJacobian",
+    "check_grads",
+    "coloring",
+    "custom_jvp",
+    "custom_vjp",
     "default_chunk",
     "derivative",
     "grad",
@@ -23,6 +36,7 @@ __all__ = [
     "jacfwd",
     "jacrev",
     "jvp",
+    "stop_gradient",
     "value_and_grad",
     "vjp",
 ]
