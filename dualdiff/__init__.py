@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ._version import __version__ as __version__
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
-from .errors import DomainError, GuardError, NoRuleError, NotLinearError
+from .errors import DomainError, GuardError, NonHolomorphicError, NoRuleError, NotLinearError
 from .modes.dual import Dual
 from .modes.extend import (
     defelementwise,
@@ -47,6 +47,8 @@ from .modes.functions import (
     exp2,
     expm1,
     floor,
+    floor_divide,
+    fmod,
     hypot,
     ln,
     log,
@@ -58,16 +60,19 @@ from .modes.functions import (
     power,
     reciprocal,
     relu,
+    remainder,
     round,
     sigmoid,
     sign,
     sin,
+    sinc,
     sinh,
     softplus,
     sqrt,
     square,
     tan,
     tanh,
+    trunc,
 )
 from .modes.tape import ReleasedTapeError, Tape, Var
 from .present.trace import Trace, trace
@@ -100,6 +105,7 @@ __all__ = [
     "Guard",
     "GuardError",
     "NoRuleError",
+    "NonHolomorphicError",
     "NotLinearError",
     "Program",
     "ReleasedTapeError",
@@ -136,6 +142,8 @@ __all__ = [
     "exp2",
     "expm1",
     "floor",
+    "floor_divide",
+    "fmod",
     "grad",
     "hessian",
     "hvp",
@@ -156,10 +164,12 @@ __all__ = [
     "reciprocal",
     "register_numpy_function",
     "relu",
+    "remainder",
     "round",
     "sigmoid",
     "sign",
     "sin",
+    "sinc",
     "sinh",
     "softplus",
     "sqrt",
@@ -168,6 +178,7 @@ __all__ = [
     "tan",
     "tanh",
     "trace",
+    "trunc",
     "unregister_numpy_function",
     "unregister_rule",
     "value_and_grad",

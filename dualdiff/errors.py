@@ -42,6 +42,28 @@ class NoRuleError(TypeError):
     """
 
 
+class NonHolomorphicError(NoRuleError):
+    """A function that is not complex-differentiable was differentiated at a complex point.
+
+    dualdiff differentiates complex numbers as JAX does: holomorphic
+    functions (``exp``, ``sin``, ``@``, ``solve``, ...) by their complex
+    derivative, and real-valued functions of complex numbers (``abs``,
+    ``np.real``, ``np.imag``, ``np.angle``, ``abs(z)**2``, norms, ``np.var``)
+    as functions of the real and imaginary parts, with the cotangent
+    convention of JAX (no conjugation: ``grad(abs)(z) = conj(z) / |z|``).
+    A function that is neither (``sign``, ``maximum``, ``floor`` of a complex
+    number) raises this error; write it with ``np.real``/``np.imag`` to
+    say which real function you mean.
+
+    >>> import numpy as np, dualdiff as dd
+    >>> try:
+    ...     dd.grad(lambda z: np.sign(z).real)(1.0 + 1.0j)
+    ... except dd.NonHolomorphicError as e:
+    ...     print(str(e)[:37])
+    sign is not complex-differentiable at
+    """
+
+
 class GuardError(RuntimeError):
     """A recorded program was called where one of its recorded decisions goes the other way.
 

@@ -94,6 +94,15 @@ def _relu(x: Any) -> Any:
     return x if x > 0 else 0 * x
 
 
+def _mp_trunc(x: Any) -> Any:
+    return mpmath.floor(x) if x >= 0 else mpmath.ceil(x)
+
+
+def _quotient_off_integers(a: float, b: float) -> bool:
+    """a / b away from the integers, where the remainders and quotients jump."""
+    return _dist_to_grid(a / b, 0.0, 1.0) >= KINK
+
+
 def _dist_to_grid(x: float, offset: float, step: float) -> float:
     """Distance from x to the nearest point offset + k*step."""
     r = (x - offset) % step
@@ -206,6 +215,25 @@ _ALL: list[Reference] = [
     _ref("floor", mpmath.floor, Arg(R10), joint=lambda x: _dist_to_grid(x, 0.0, 1.0) >= KINK),
     _ref("ceil", mpmath.ceil, Arg(R10), joint=lambda x: _dist_to_grid(x, 0.0, 1.0) >= KINK),
     _ref("round", mpmath.nint, Arg(R10), joint=lambda x: _dist_to_grid(x, 0.5, 1.0) >= KINK),
+    _ref("trunc", _mp_trunc, Arg(R10), joint=lambda x: _dist_to_grid(x, 0.0, 1.0) >= KINK),
+    _ref(
+        "floor_divide",
+        lambda a, b: mpmath.floor(a / b),
+        Arg(R10),
+        Arg(_pm(0.5, 5.0)),
+        joint=_quotient_off_integers,
+    ),
+    # remainders: sampled away from the jumps (a / b an integer)
+    _ref(
+        "remainder",
+        lambda a, b: a - mpmath.floor(a / b) * b,
+        Arg(R10),
+        Arg(_pm(0.5, 5.0)),
+        joint=_quotient_off_integers,
+    ),
+    _ref("fmod", lambda a, b: a - _mp_trunc(a / b) * b, Arg(R10), Arg(_pm(0.5, 5.0)), joint=_quotient_off_integers),
+    # sinc: entire, 1 at 0 (sampled across 0, where the rule switches to a series)
+    _ref("sinc", mpmath.sincpi, Arg(R10, BOX)),
     # the identity whose derivative is zero by definition
     Reference("stop_gradient", lambda x: +x, (Arg(R10, BOX),), zero_derivative=True),
 ]

@@ -85,6 +85,20 @@ ARRAY_CASES = {
     "solve": (lambda x: np.linalg.solve(x, x[0]), A),
     "det": (lambda x: np.linalg.det(x), A),
     "logabsdet": (lambda x: np.linalg.slogdet(x)[1], A),
+    # issue 17: structural rules, complex parts, decompositions, running products
+    "tril": (lambda x: np.tril(x * x, -1) + x, A),
+    "triu": (lambda x: np.triu(np.sin(x)) * x, A),
+    "roll": (lambda x: np.roll(x, 1) * x, X),
+    "pad": (lambda x: np.pad(x * x, 1), X),
+    "astype": (lambda x: np.sin(x.astype(np.complex128)) * x, X),
+    "hermitian": (lambda x: np.linalg.eigh(x @ x)[0], A),
+    "eigh": (lambda x: np.linalg.eigvalsh(x + x.T) ** 2, A),
+    "svd": (lambda x: np.linalg.svd(x * x, compute_uv=False), A),
+    "eig": (lambda x: np.abs(np.linalg.eigvals(x * x)), A),
+    "cholesky": (lambda x: np.linalg.cholesky(x @ x.T), A),
+    "qr": (lambda x: np.linalg.qr(x * x)[1], A),
+    "pinv": (lambda x: np.linalg.pinv(x[:, :2] * x[:, :2]), A),
+    "cumprod": (lambda x: np.cumprod(x + 2.0) * x, X),
 }
 
 

@@ -336,7 +336,7 @@ MORE_CALLS: dict[str, list[Call]] = {
     "nanstd": [Call((WITH_NAN,), {"axis": 1})],
     "nansum": [Call((WITH_NAN,), {"axis": 0})],
     "nanvar": [Call((WITH_NAN,))],
-    "pad": [Call((V3, 1)), Call((A, ((1, 0), (0, 2))), {"mode": "constant", "constant_values": 0.5})],
+    "pad": [Call((V3, 1)), Call((A, ((1, 0), (0, 2))), {"mode": "constant", "constant_values": 0.5}, dispatch=0)],
     "partition": [Call((V3, 1))],
     "percentile": [Call((A, Static(30.0)))],
     "polyder": [Call((V3,))],
@@ -668,6 +668,10 @@ def _lifted_alone_refused(func: Any, call: Call, path: Path, fd: np.ndarray, err
         got = dd.jacfwd(flat_output(func, call, path))(_get(call, path))
     except (TypeError, dd.NoRuleError):
         return
+    except ValueError as e:  # NumPy storing the lifted value into a float array: our float() refusal, chained
+        if isinstance(e.__cause__, TypeError):
+            return
+        raise
     assert_matches_fd(f"{_id(func, call)} lifting {path} alone", got, fd, err, lower)
 
 

@@ -330,7 +330,7 @@ def parse_expression(
     >>> parse_expression("sine(x)", ["x"])
     Traceback (most recent call last):
         ...
-    dualdiff.cli.expr.ExpressionError: unknown function sine: sine(x) (did you mean sin, sinh, sign?) (column 1)
+    dualdiff.cli.expr.ExpressionError: unknown function sine: sine(x) (did you mean sin, sinh, sinc?) (column 1)
     """
     if not isinstance(source, str):
         raise TypeError(f"the expression must be a str, got {type(source).__name__}")

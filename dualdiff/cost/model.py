@@ -26,6 +26,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..rules import arrays as ar
+from ..rules import linalg as lg
+from ..rules import scans
+from ..rules import shaping as shp
 from ..rules import structural as st
 from ..rules.kinds import TABLE, Elementwise, General, Rule, is_registered, on_register
 from .work import ADDS, MULTS, NLOPS, ZERO, Shape, Work, size
@@ -448,3 +451,64 @@ def _general_cost(rule: General, shapes: tuple[Shape, ...], out: Shape, params: 
         return _estimated_general(shapes, out, active)
     ev, partials, tangent, adjoint = fn(shapes, out, params, active)
     return _Cost(ev, partials, tangent, adjoint, 0, False)
+
+
+# -- decompositions and the structural rules of dualdiff.rules.shaping --------
+#
+# Leading-order counts (multiply-adds of LAPACK's algorithms and of the
+# derivative formulas' matrix products), per matrix of a stack.
+
+LINEAR_COSTS.update({r: _copy_cost for r in (shp.TRIL, shp.TRIU, shp.ROLL, shp.PAD, shp.ASTYPE, shp.HERMITIAN)})
+
+
+def _matrix_dims(shape: Shape) -> tuple[int, int, int]:
+    """(stack size, rows, columns) of a stack of matrices."""
+    m, n = (shape[-2], shape[-1]) if len(shape) >= 2 else (1, 1)
+    return size(shape) // max(m * n, 1), m, n
+
+
+def _decomposition_cost(evaluate: Callable[[int, int, int], int], derivative: Callable[[int, int, int], int]) -> Any:
+    """``evaluate(m, n, k)``, ``derivative(m, n, k)``: multiply-adds per matrix (k = min(m, n))."""
+
+    def cost(shapes: tuple[Shape, ...], out: Shape, params: tuple[Any, ...], active: tuple[bool, ...]) -> Any:
+        b, m, n = _matrix_dims(shapes[0])
+        k = min(m, n)
+        s_in, s = size(shapes[0]), size(out)
+        f, d = b * evaluate(m, n, k), b * derivative(m, n, k)
+        ev = Work(moves=s_in + s, adds=f, mults=f, nlops=b * k)
+        tangent = Work(moves=2 * s_in + 2 * s, adds=d, mults=d, nlops=b * k * k)
+        adjoint = Work(moves=3 * s_in + 2 * s, adds=d, mults=d, nlops=b * k * k)
+        return ev, ZERO, tangent, adjoint
+
+    return cost
+
+
+def _cumprod_cost(shapes: tuple[Shape, ...], out: Shape, params: tuple[Any, ...], active: tuple[bool, ...]) -> Any:
+    """Running products; the derivative ``y * cumsum(t / x)`` (the zero-factor case is charged the same)."""
+    s = size(out)
+    return (
+        Work(moves=2 * s, mults=s),
+        ZERO,
+        Work(moves=5 * s, adds=s, mults=2 * s),
+        Work(moves=6 * s, adds=s, mults=2 * s),
+    )
+
+
+GENERAL_COSTS.update(
+    {
+        # thin SVD (R-SVD): about 2 m n k + 4 k^3; its derivative: U^H dA V, the k x k
+        # corrections, and the projections onto the complements
+        lg.SVD: _decomposition_cost(lambda m, n, k: 2 * m * n * k + 4 * k**3, lambda m, n, k: 4 * m * n * k + 6 * k**3),
+        # symmetric eigensolver with vectors: about 3 n^3; derivative: V^H dA V and V (F o P)
+        lg.EIGH: _decomposition_cost(lambda m, n, k: 3 * n**3, lambda m, n, k: 3 * n**3),
+        # nonsymmetric eigensolver: about 10 n^3; derivative: inv(V), V^-1 dA V, V (F o P)
+        lg.EIG: _decomposition_cost(lambda m, n, k: 10 * n**3, lambda m, n, k: 4 * n**3),
+        # Cholesky n^3 / 3; derivative: inv(L), L^-1 dA L^-H and L (Phi o X)
+        lg.CHOLESKY: _decomposition_cost(lambda m, n, k: n**3 // 3, lambda m, n, k: 3 * n**3),
+        # Householder QR 2 m n^2; derivative: inv(R), dA R^-1, Q^H (.), (C - Omega) R
+        lg.QR: _decomposition_cost(lambda m, n, k: 2 * m * n * n, lambda m, n, k: 4 * m * n * n + n**3),
+        # pinv through an SVD and a product; derivative: six products of m x n matrices
+        lg.PINV: _decomposition_cost(lambda m, n, k: 3 * m * n * k + 4 * k**3, lambda m, n, k: 6 * m * n * k),
+        scans.CUMPROD: _cumprod_cost,
+    }
+)

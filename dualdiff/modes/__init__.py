@@ -2,7 +2,10 @@
 
 :mod:`.dual` (forward mode), :mod:`.tape` (reverse mode) and the other lifted
 types share :mod:`.core` (levels and dispatch), :mod:`.lifted` (operators and
-NumPy's protocols), :mod:`.numpy_api` (NumPy functions onto rules),
+NumPy's protocols), :mod:`.numpy_api` (NumPy's protocols and the
+handler registries) with its topic modules :mod:`.np_reductions`,
+:mod:`.np_shaping`, :mod:`.np_products`, :mod:`.np_linalg`, :mod:`.np_ufuncs`
+(NumPy functions onto rules; shared checks in :mod:`.np_common`),
 :mod:`.generic` (the math namespace of nested levels) and :mod:`.fastpaths`
 (per-rule code for Python floats). This layer imports only :mod:`dualdiff.rules`.
 """

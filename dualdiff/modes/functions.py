@@ -22,10 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..rules import elementwise as ew
 from ..rules.kinds import Elementwise, Rule, is_registered, on_register
 from . import dual, fastpaths, tape  # noqa: F401  (their modes must be registered before generating)
-from .core import apply, apply2
+from .core import LiftedBase, apply, apply2, strip_all
+from .np_ufuncs import absolute
 
 #: Operators are reached through + - * / ** and the NumPy ufuncs, not by name.
 _OPERATOR_RULES = {"add", "sub", "mul", "truediv", "neg", "pos", "pow"}
@@ -123,7 +126,7 @@ def _function(name: str) -> Callable[..., Any]:
 
 
 # The public names, written out so that type checkers and editors see them.
-abs = _function("abs")
+abs = _function("abs")  # replaced below by the version that also takes complex lifted values
 square = _function("square")
 reciprocal = _function("reciprocal")
 sqrt = _function("sqrt")
@@ -160,9 +163,30 @@ sign = _function("sign")
 floor = _function("floor")
 ceil = _function("ceil")
 round = _function("round")
+sinc = _function("sinc")
+remainder = _function("remainder")
+fmod = _function("fmod")
+floor_divide = _function("floor_divide")
+trunc = _function("trunc")
 power = _document(lambda x, y: apply2(ew.POW, x, y), ew.POW, "power")
 FUNCTIONS["power"] = power
 FUNCTIONS["ln"] = log
+
+
+def _complex_aware_abs(real_abs: Callable[..., Any]) -> Callable[..., Any]:
+    """``dd.abs``: the rule ``abs`` (with its fast paths), and ``hypot(Re z, Im z)`` for a lifted complex value."""
+
+    def abs(x: Any) -> Any:
+        if isinstance(x, LiftedBase) and type(x.primal) is not float and np.iscomplexobj(strip_all(x)):
+            return absolute(x)
+        return real_abs(x)
+
+    abs.__doc__ = real_abs.__doc__
+    abs.__module__ = "dualdiff"
+    return abs
+
+
+abs = _complex_aware_abs(abs)
 
 __all__ = [
     "abs",
@@ -183,6 +207,8 @@ __all__ = [
     "exp2",
     "expm1",
     "floor",
+    "floor_divide",
+    "fmod",
     "hypot",
     "ln",
     "log",
@@ -194,14 +220,17 @@ __all__ = [
     "power",
     "reciprocal",
     "relu",
+    "remainder",
     "round",
     "sigmoid",
     "sign",
     "sin",
+    "sinc",
     "sinh",
     "softplus",
     "sqrt",
     "square",
     "tan",
     "tanh",
+    "trunc",
 ]

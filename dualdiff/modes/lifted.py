@@ -17,10 +17,12 @@ import numpy as np
 
 from ..rules.elementwise import ABS, ADD, CEIL, FLOOR, MUL, NEG, POS, POW, ROUND, SUB, TRUEDIV
 from ..rules.kinds import Elementwise, Rule, is_registered, on_register
+from ..rules.piecewise import FLOOR_DIVIDE, REMAINDER
 from ..rules.structural import GETITEM
 from ..rules.values import EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL, NOT_EQUAL
 from . import generic  # noqa: F401  (fills the math namespace of nested levels)
 from .core import LiftedBase, apply, apply1, apply2, apply_linear, apply_nondiff, strip_all
+from .np_ufuncs import absolute, astype
 from .numpy_api import array_function, array_ufunc
 
 
@@ -81,7 +83,28 @@ class Lifted(LiftedBase):
         return apply1(POS, self)
 
     def __abs__(self) -> Any:
-        return apply1(ABS, self)
+        p = self.primal
+        if type(p) is float:
+            return apply1(ABS, self)
+        return absolute(self)  # |z| of complex values composes from real and imag
+
+    def __mod__(self, other: Any) -> Any:
+        return apply2(REMAINDER, self, other)
+
+    def __rmod__(self, other: Any) -> Any:
+        return apply2(REMAINDER, other, self)
+
+    def __floordiv__(self, other: Any) -> Any:
+        return apply2(FLOOR_DIVIDE, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        return apply2(FLOOR_DIVIDE, other, self)
+
+    def __divmod__(self, other: Any) -> Any:
+        return apply2(FLOOR_DIVIDE, self, other), apply2(REMAINDER, self, other)
+
+    def __rdivmod__(self, other: Any) -> Any:
+        return apply2(FLOOR_DIVIDE, other, self), apply2(REMAINDER, other, self)
 
     def __floor__(self) -> Any:
         return apply1(FLOOR, self)
@@ -135,7 +158,14 @@ class Lifted(LiftedBase):
             ) from None
 
     def __int__(self) -> int:
-        return self._refuse("int")
+        raise TypeError(
+            f"int() of a {type(self).__name__} would drop its derivative (an index computed from a "
+            "differentiated value has no derivative); to use its value as an integer or an index on "
+            f"purpose, take it explicitly: int(x.primal), np.int64(x.primal), a[x.primal] (got {self!r})"
+        )
+
+    def __index__(self) -> int:
+        return self.__int__()
 
     def __complex__(self) -> complex:
         return self._refuse("complex")
@@ -155,7 +185,37 @@ class Lifted(LiftedBase):
 
     @property
     def dtype(self) -> Any:
-        return np.asarray(strip_all(self.primal)).dtype
+        """The dtype of the value (for a scalar, one whose ``.type`` keeps lifted values lifted).
+
+        NumPy's own reductions of a list of lifted scalars (``np.mean([x, y])``,
+        ``np.var``, ``np.std``) reduce an object array, then cast the result
+        with ``result.dtype.type(...)``; with this dtype that cast keeps the
+        derivative instead of calling ``float()`` on it.
+        """
+        d = np.asarray(strip_all(self.primal)).dtype
+        return ScalarDType(d) if not np.ndim(self.primal) and d.kind in "fc" else d
+
+    @property
+    def real(self) -> Any:
+        """``np.real(self)``."""
+        return np.real(self)
+
+    @property
+    def imag(self) -> Any:
+        """``np.imag(self)``."""
+        return np.imag(self)
+
+    def astype(
+        self, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True, copy: bool = True
+    ) -> Any:
+        """``x.astype(dtype)``: the identity with a cast between floating and complex types
+        (its derivative is cast alike); to an integer type it is a value without derivative.
+
+        >>> import numpy as np, dualdiff as dd
+        >>> dd.grad(lambda x: np.sum(x.astype("float64") ** 2))(np.ones(2, dtype="float32")).dtype
+        dtype('float32')
+        """
+        return astype(self, dtype)
 
     def __len__(self) -> int:
         shape = self.shape
@@ -418,3 +478,72 @@ def _method_args(args: tuple[Any, ...]) -> Any:
     if not args:
         return None
     return args[0] if len(args) == 1 else args
+
+
+class _LiftedScalarType:
+    """``dtype.type`` of a lifted scalar: NumPy's scalar type, but a lifted value passes through.
+
+    A class (not a function), so ``issubclass(x.dtype.type, np.floating)`` works.
+    """
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+
+    def __call__(self, value: Any = 0) -> Any:
+        if isinstance(value, LiftedBase):
+            return value
+        return self.base(value)
+
+    def __eq__(self, other: Any) -> bool:
+        return other is self.base or other is self or (isinstance(other, _LiftedScalarType) and other.base is self.base)
+
+    def __hash__(self) -> int:
+        return hash(self.base)
+
+    def __repr__(self) -> str:
+        return repr(self.base)
+
+
+class ScalarDType:
+    """The dtype of a lifted scalar: compares, hashes and converts as the NumPy dtype it wraps.
+
+    Only ``.type`` differs (see :attr:`Lifted.dtype`). NumPy accepts it
+    wherever a dtype is expected, through its ``dtype`` attribute.
+
+    >>> d = ScalarDType(np.dtype("float64"))
+    >>> d == np.float64, np.dtype(d), d.kind, d.type(2.5)
+    (True, dtype('float64'), 'f', np.float64(2.5))
+    """
+
+    __slots__ = ("_type", "dtype")
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = dtype
+        self._type = _LiftedScalarType(dtype.type)
+
+    @property
+    def type(self) -> Any:
+        return self._type
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dtype, name)
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, ScalarDType):
+            other = other.dtype
+        try:
+            return bool(self.dtype == other)
+        except TypeError:
+            return False
+
+    def __ne__(self, other: Any) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.dtype)
+
+    def __repr__(self) -> str:
+        return repr(self.dtype)
+
+    def __str__(self) -> str:
+        return str(self.dtype)

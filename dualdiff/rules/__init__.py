@@ -1,7 +1,8 @@
 """Layer 1, mathematics only: the table of primitives and their derivatives.
 
 Every primitive is defined once here (:mod:`.elementwise`, :mod:`.structural`,
-:mod:`.arrays`, :mod:`.values`); forward mode, reverse mode, Taylor mode,
+:mod:`.arrays`, :mod:`.shaping`, :mod:`.linalg`, :mod:`.piecewise`, :mod:`.special`, :mod:`.scans`,
+:mod:`.values`); forward mode, reverse mode, Taylor mode,
 recorded programs, traces and the cost model all read it. Rules added at
 run time (:mod:`.extend`: ``defelementwise``, ``deflinear``, ``defgeneral``)
 are checked there and then read the same way. Nothing in this package
@@ -14,7 +15,7 @@ imports from the layers above it.
 
 from __future__ import annotations
 
-from . import arrays, elementwise, structural, values  # noqa: F401  (each registers its rules)
+from . import arrays, elementwise, indices, linalg, piecewise, scans, shaping, special, structural, values  # noqa: F401  (each registers its rules)
 from .extend import defelementwise, defgeneral, deflinear
 from .kinds import TABLE, Elementwise, General, Linear, Nondiff, Rule, Saved, on_register, register, unregister
 

@@ -16,7 +16,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from ..errors import DomainError
+from ..errors import DomainError, NonHolomorphicError
 from .backends import COMPLEX, FLOAT, MP, NUMPY, Backend
 from .kinds import Elementwise
 
@@ -72,20 +72,27 @@ def local(rule: Elementwise, m: Backend, args: Sequence[Any], active: Sequence[b
         except FLOAT_ERRORS:
             return _ieee_float(rule, args, active)
     if not rule.holomorphic and _any_complex(m, args):
-        raise TypeError(
-            f"{rule.name} is not complex-differentiable, so it has no derivative at the complex "
-            f"argument(s) {', '.join(repr(a) for a in args)}"
+        raise NonHolomorphicError(
+            f"{rule.name} is not complex-differentiable at the complex argument(s) "
+            f"{', '.join(repr(a) for a in args)}: dualdiff differentiates holomorphic functions and "
+            "real-valued ones (abs, np.real, np.imag, np.angle) of complex numbers; "
+            "write it with np.real/np.imag to say which real function you mean"
         )
     y = evaluate(rule, m, args)
     if m is NUMPY:
         with np.errstate(all="ignore"):
             return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
     if m is MP:
+        # constants as mpmath numbers (exactly), so a partial like 1 / b of an int b keeps the precision
+        args = [_MP_OF[type(a)](a) if type(a) in _MP_OF else a for a in args]
         try:
             return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
         except ZeroDivisionError:
             return y, _mp_limits(rule, y, args, active)
     return y, [p(m, y, *args) if a else None for p, a in zip(rule.partials, active)]
+
+
+_MP_OF = {int: mpmath.mpf, float: mpmath.mpf, complex: mpmath.mpc, bool: mpmath.mpf}
 
 
 def _any_complex(m: Backend, args: Sequence[Any]) -> bool:

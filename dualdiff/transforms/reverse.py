@@ -83,7 +83,7 @@ def _collect_seeds(o: Any, g: Any, tape: Tape, seeds: list[tuple[int, Any]]) -> 
         seeds.append((o.index, g))
     elif isinstance(o, np.ndarray) and o.dtype == object:
         for idx in np.ndindex(o.shape):
-            _collect_seeds(o[idx], g[idx], tape, seeds)
+            _collect_seeds(o[idx], g[idx] if np.ndim(g) else g, tape, seeds)
 
 
 def vjp(f: Function, x: Any) -> tuple[Any, Pullback]:

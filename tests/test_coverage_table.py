@@ -1,0 +1,41 @@
+"""README's table of what differentiates is generated from the rule table: it must be the current one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dualdiff.present import coverage
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_has_the_current_coverage_table():
+    text = README.read_text(encoding="utf-8")
+    assert coverage.START in text and coverage.END in text, "README.md lacks the coverage markers"
+    inside = text.split(coverage.START, 1)[1].split(coverage.END, 1)[0].strip()
+    assert inside == coverage.markdown(), (
+        "README.md's coverage table is out of date; regenerate it with "
+        "`python -m dualdiff.present.coverage --write README.md`"
+    )
+
+
+def test_every_rule_and_handler_is_in_the_table():
+    table = coverage.markdown()
+    from dualdiff.modes.numpy_api import FUNCTION_HANDLERS, UFUNC_RULES, numpy_name
+    from dualdiff.rules import TABLE
+
+    for name in TABLE:
+        assert f"`{name}`" in table, name
+    for func in FUNCTION_HANDLERS:
+        assert f"`{numpy_name(func)}`" in table, func
+    for ufunc in UFUNC_RULES:
+        assert f"`np.{ufunc.__name__}`" in table, ufunc
+
+
+def test_write_replaces_between_markers(tmp_path):
+    p = tmp_path / "doc.md"
+    p.write_text(f"before\n{coverage.START}\nold\n{coverage.END}\nafter\n", encoding="utf-8")
+    assert coverage.main(["--write", str(p)]) == 0
+    text = p.read_text(encoding="utf-8")
+    assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text
+    assert coverage.markdown() in text
