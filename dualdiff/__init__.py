@@ -61,17 +61,20 @@ from .modes.functions import (
     tanh,
 )
 from .modes.tape import ReleasedTapeError, Tape, Var
+from .modes.taylor import Taylor
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
 from .transforms import (
     default_chunk,
     derivative,
+    derivatives,
     grad,
     hessian,
     hvp,
     jacfwd,
     jacrev,
     jvp,
+    taylor,
     value_and_grad,
     vjp,
 )
@@ -90,6 +93,7 @@ __all__ = [
     "Program",
     "ReleasedTapeError",
     "Tape",
+    "Taylor",
     "Trace",
     "Var",
     "Weights",
@@ -109,6 +113,7 @@ __all__ = [
     "cosh",
     "default_chunk",
     "derivative",
+    "derivatives",
     "erf",
     "erfc",
     "exp",
@@ -143,6 +148,7 @@ __all__ = [
     "square",
     "tan",
     "tanh",
+    "taylor",
     "trace",
     "value_and_grad",
     "vjp",

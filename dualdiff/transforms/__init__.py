@@ -11,18 +11,21 @@ from .common import DEFAULT_CHUNK, default_chunk
 from .forward import derivative, jacfwd, jvp
 from .mixed import hessian, hvp
 from .reverse import Pullback, grad, jacrev, value_and_grad, vjp
+from .taylor import derivatives, taylor
 
 __all__ = [
     "DEFAULT_CHUNK",
     "Pullback",
     "default_chunk",
     "derivative",
+    "derivatives",
     "grad",
     "hessian",
     "hvp",
     "jacfwd",
     "jacrev",
     "jvp",
+    "taylor",
     "value_and_grad",
     "vjp",
 ]
