@@ -41,7 +41,7 @@ as constants, so Taylor mode nests with every transform without confusion.
 >>> x = dd.Taylor(0.5, [1.0, 0.0, 0.0])    # x(t) = 0.5 + t, to order 3
 >>> y = dd.exp(-x * x)
 >>> [round(c, 6) for c in y.coefficients]
-[0.778801, -0.778801, -0.389400, 0.649000]
+[0.778801, -0.778801, -0.3894, 0.649001]
 >>> float(y)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
