@@ -60,8 +60,8 @@ from ..rules.backends import COMPLEX, FLOAT, GENERIC, MP, NUMPY, Backend, backen
 from ..rules.evaluate import FLOAT_ERRORS, evaluate, local
 from ..rules.kinds import Elementwise, General, Linear
 from . import series as sr
-from .core import apply_general, apply_linear, new_level, register_lifted_type, strip_all
-from .lifted import Lifted
+from .core import apply2, apply_general, apply_linear, new_level, register_lifted_type, strip_all
+from .lifted import OPERATOR_METHODS, Lifted
 from .taylor_general import FORMULAS as GENERAL_FORMULAS
 from .taylor_kernels import KERNELS
 
@@ -143,6 +143,12 @@ class Taylor(Lifted):
     # -- propagation -------------------------------------------------------
     @staticmethod
     def _unary(rule: Elementwise, x: Taylor) -> Any:
+        s = x.series
+        x0 = s[0]
+        if type(x0) is float:  # the scalar path: straight to the rule's recurrence
+            ys = _float_step(rule, [x0], [s])
+            if ys is not None:
+                return Taylor._new(ys, x.level)
         return Taylor._elementwise(rule, (x,), x.level)
 
     @classmethod
@@ -179,6 +185,54 @@ class Taylor(Lifted):
 
 
 _new = object.__new__
+
+
+def _float_step(rule: Elementwise, args: list[Any], series: list[Any]) -> list[Any] | None:
+    """The coefficients on Python floats, or None for the general path.
+
+    The general path handles everything unusual (IEEE limits and domain
+    errors, which Python floats raise, and rules without a recurrence); this
+    one skips its dispatch and checks for the common case.
+    """
+    try:
+        y0 = rule.float_impl(*args)  # type: ignore[misc]
+        if rule.signs is not None:
+            return _signed_sum(rule.signs, series, y0, len(series[0] or series[1]))
+        kernel = KERNELS.get(rule)
+        return None if kernel is None else kernel(FLOAT, y0, args, series)
+    except FLOAT_ERRORS:
+        return None
+
+
+def _operator(rule: Elementwise, reflected: bool) -> Any:
+    """``Taylor.__mul__`` (``__rmul__``, ...): Python-float operands go straight to the rule's recurrence."""
+
+    def method(self: Taylor, other: Any) -> Any:
+        s = self.series
+        x0 = s[0]
+        if type(x0) is float:
+            tp = type(other)
+            ys = None
+            if tp is float or tp is int:
+                if reflected:
+                    ys = _float_step(rule, [other, x0], [None, s])
+                else:
+                    ys = _float_step(rule, [x0, other], [s, None])
+            elif tp is Taylor and other.level == self.level and not reflected:
+                t = other.series
+                if type(t[0]) is float and len(t) == len(s):
+                    ys = _float_step(rule, [x0, t[0]], [s, t])
+            if ys is not None:
+                return Taylor._new(ys, self.level)
+        return apply2(rule, other, self) if reflected else apply2(rule, self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{rule.name}__"
+    return method
+
+
+for _rule, (_name, _rname) in OPERATOR_METHODS:
+    setattr(Taylor, _name, _operator(_rule, False))
+    setattr(Taylor, _rname, _operator(_rule, True))
 
 #: The level of Taylor numbers built by hand: above hand-built Duals (levels
 #: 0 and 1), below every level a transform takes later.
