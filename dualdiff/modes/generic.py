@@ -23,7 +23,7 @@ from ..rules.arrays import WHERE
 from ..rules.backends import GENERIC, backend_for
 from ..rules.elementwise import LOG, MUL, POW, SUB, TRUEDIV
 from ..rules.kinds import Elementwise, Rule, is_registered, on_register
-from .core import apply, apply1, apply2, apply_general, strip_all
+from .core import LiftedBase, apply, apply1, apply2, apply_general, strip_all
 
 
 def _generic_function(rule: Elementwise) -> Any:
@@ -73,7 +73,14 @@ def _xlogy(y: Any, x: Any) -> Any:
 
 
 def _dpow(a: Any, b: Any) -> Any:
-    """``b * a ** (b - 1)``, and 0 where ``b`` is 0 (elementwise on arrays)."""
+    """``b * a ** (b - 1)``, and 0 where a constant ``b`` is 0 (elementwise on arrays).
+
+    A lifted ``b`` is a varying exponent: its value may be 0 at this point
+    while its derivatives are not, so the whole product is kept
+    (``d/dt (1 + t) ** t`` has second derivative 2 at 0, not 1).
+    """
+    if isinstance(b, LiftedBase):
+        return apply2(MUL, b, apply2(POW, a, apply2(SUB, b, 1)))
     zero = b == 0
     if _is_plain_bool(zero):
         return apply2(MUL, b, apply2(POW, a, apply2(SUB, b, 1))) if not zero else 0 * a

@@ -209,16 +209,17 @@ def sqrt_series(x: Series, y0: Any) -> Series:
 def power_series(a: Series, y0: Any, r: Any) -> Series:
     """``a ** r`` for a constant ``r`` and ``a_0 != 0``, from ``a y' = r a' y``.
 
-    ``k a_0 y_k = sum_{j=1..k} ((r + 1) j - k) a_j y_{k-j}``.
+    ``k a_0 y_k = sum_{j=1..k} (r j - (k - j)) a_j y_{k-j}``; the weight is
+    formed from ``r`` itself, not ``r + 1`` (which rounds: the binomial
+    coefficient ``(1 + t) ** (4 - 2^-51)`` has at ``t^5`` is about 1e-16, not 0).
 
     >>> power_series([1.0, 1.0, 0.0, 0.0], 1.0, 0.5)   # sqrt(1 + t)
     [1.0, 0.5, -0.125, 0.0625]
     """
     a0 = a[0]
-    r1 = r + 1
     y = [y0]
     for k in range(1, len(a)):
-        weighted = [(r1 * j - k) * a[j] for j in range(1, k + 1)]
+        weighted = [(r * j - (k - j)) * a[j] for j in range(1, k + 1)]
         y.append(dot(weighted, y[k - 1 :: -1]) / (k * a0))
     return y
 

@@ -207,11 +207,33 @@ def _sigmoid(m: Any, y0: Any, xs: list[Any], s: list[Any]) -> Any:
 
 
 def _hypot(m: Any, y0: Any, xs: list[Any], s: list[Any]) -> Any:
+    """``|b| sqrt(1 + (a/b)^2)`` with ``b`` the larger argument at the point (elementwise).
+
+    The plain ``sqrt(a^2 + b^2)`` recurrence cancels where one argument
+    dominates: its higher coefficients are O(a^2) differences of O(1) terms.
+    The ratio form keeps every term at the size of the result.
+    """
     if not _nonzero(y0):
         return None  # the origin: the rule's policy (zero partials) via the generic route
-    squares = [sr.square(x) for x in s if x is not None]
-    total = squares[0] if len(squares) == 1 else [p + q for p, q in zip(*squares)]
-    return sr.sqrt_series(total, y0)  # reads total[k] for k >= 1 only
+    n = len(s[0] if s[0] is not None else s[1])
+    a, b = (x if x is not None else [c] + [0 * c] * (n - 1) for x, c in zip(s, xs))
+    swap = abs(xs[0]) >= abs(xs[1])  # put the larger argument in the denominator
+    big = [_select(swap, p, q) for p, q in zip(a, b)]
+    small = [_select(swap, q, p) for p, q in zip(a, b)]
+    r = sr.divide(small, big, small[0] / big[0])
+    u = sr.square(r)
+    root = sr.sqrt_series([1 + u[0], *u[1:]], m.sqrt(1 + u[0]))
+    sign = _select(big[0] < 0, -1, 1)
+    ys = sr.mul([sign * c for c in big], root)
+    ys[0] = y0
+    return ys
+
+
+def _select(cond: Any, p: Any, q: Any) -> Any:
+    """``p`` where ``cond`` holds, else ``q``: a Python choice for one condition, ``np.where`` for arrays."""
+    if isinstance(cond, (bool, np.bool_)):
+        return p if cond else q
+    return np.where(cond, p, q)
 
 
 #: The special cases, by rule object.
