@@ -667,3 +667,34 @@ def test_taylor_table_seeds_and_errors():
         tr2.taylor_table(order=2)
     with pytest.raises(ValueError, match="order >= 1"):
         tr.taylor_table(order=0)
+
+
+# --------------------------------------------------------------------------
+# 8. the command line
+# --------------------------------------------------------------------------
+
+
+def test_cli_taylor_table(capsys):
+    from dualdiff.cli.main import main
+
+    code = main(["table", "exp(-x**2)", "--at", "x=0.5", "--taylor", "4", "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    lines = out.strip().splitlines()
+    assert lines[0] == "variable,operation,value,t1,t2,t3,t4"
+    y = next(line for line in lines if line.startswith("y,")).split(",")
+    with precision(30):
+        want = mpmath.taylor(lambda x: mpmath.exp(-(x**2)), mpmath.mpf("0.5"), 5)
+        assert_coefficients([float(c) for c in y[2:]], want, RTOL, "dualdiff table --taylor 4")
+    code = main(["table", "exp(-x**2)", "--at", "x=0.5", "--taylor", "3"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "Taylor mode" in out and "t^3" in out and "Forward mode" not in out
+
+
+@pytest.mark.parametrize("argv", [["--taylor", "0"], ["--taylor", "2", "--forward"], ["--taylor", "x"]])
+def test_cli_taylor_errors(capsys, argv):
+    from dualdiff.cli.main import main
+
+    code = main(["table", "x*x", "--at", "x=1", *argv])
+    _, err = capsys.readouterr()
+    assert code == 2 and "taylor" in err
