@@ -44,13 +44,14 @@ def _kernel_env():
     return env
 
 
-def test_the_four_notebooks_are_there():
+def test_the_notebooks_are_there():
     names = [p.stem for p in PATHS]
     assert names == [
         "01_dual_numbers_and_jvp",
         "02_worked_tangent_tables",
         "03_forward_vs_reverse_cost",
         "04_jacobians_in_practice",
+        "05_taylor_mode",
     ]
 
 
