@@ -51,6 +51,7 @@ TypeError: float() of a Taylor would drop its derivative; use .primal for the va
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import add, sub
 from typing import Any
 
 import mpmath
@@ -276,12 +277,17 @@ def _value(rule: Elementwise, m: Backend, primals: list[Any]) -> Any:
 
 def _signed_sum(signs: tuple[int, ...], series: list[Any], y0: Any, n: int) -> list[Any]:
     """Coefficients of add, sub, neg, pos: the signed sum of the arguments' coefficients."""
+    active = [(sign, s) for sign, s in zip(signs, series) if s is not None]
+    if len(active) == 1:  # x + c, x - c, c - x, -x: the coefficients themselves, or negated
+        sign, s = active[0]
+        return [y0, *s[1:]] if sign > 0 else [y0, *(-c for c in s[1:])]
+    if len(active) == 2 and active[0][0] > 0:  # x + y, x - y
+        (_, a), (sign, b) = active
+        return [y0, *map(add if sign > 0 else sub, a[1:], b[1:])]
     ys = [y0]
     for k in range(1, n):
         total = None
-        for sign, s in zip(signs, series):
-            if s is None:
-                continue
+        for sign, s in active:
             c = s[k]
             if total is None:
                 total = c if sign > 0 else -c
