@@ -57,7 +57,11 @@ def mul(a: Series, b: Series) -> Series:
 
 
 def scale(a: Series, c: Any) -> Series:
-    """Every coefficient times the constant ``c``."""
+    """Every coefficient times the constant ``c``.
+
+    >>> scale([1.0, 2.0], 3.0)
+    [3.0, 6.0]
+    """
     return [ak * c for ak in a]
 
 
@@ -107,7 +111,11 @@ def exp_series(x: Series, y0: Any, c: Any = None) -> Series:
 
 
 def expm1_series(x: Series, y0: Any, e0: Any) -> Series:
-    """``exp(x) - 1`` with ``y_0`` kept exact and ``e0 = exp(x_0)`` driving the recurrence."""
+    """``exp(x) - 1`` with ``y_0`` kept exact and ``e0 = exp(x_0)`` driving the recurrence.
+
+    >>> expm1_series([0.0, 1.0, 0.0], 0.0, 1.0)     # e^t - 1 = t + t^2/2
+    [0.0, 1.0, 0.5]
+    """
     y = exp_series(x, e0)
     y[0] = y0
     return y

@@ -121,16 +121,28 @@ class Taylor(Lifted):
 
     @property
     def order(self) -> int:
-        """d: the highest power of t kept."""
+        """d: the highest power of t kept.
+
+        >>> Taylor(1.0, [1.0, 0.0]).order
+        2
+        """
         return len(self.series) - 1
 
     @property
     def coefficients(self) -> tuple[Any, ...]:
-        """``(x_0, x_1, ..., x_d)``."""
+        """``(x_0, x_1, ..., x_d)``.
+
+        >>> (Taylor(1.0, [1.0, 0.0]) ** 2).coefficients    # (1 + t)^2
+        (1.0, 2.0, 1.0)
+        """
         return tuple(self.series)
 
     def derivatives(self) -> tuple[Any, ...]:
-        """``(x_0, 1! x_1, 2! x_2, ..., d! x_d)``: the derivatives along t at t = 0."""
+        """``(x_0, 1! x_1, 2! x_2, ..., d! x_d)``: the derivatives along t at t = 0.
+
+        >>> (Taylor(1.0, [1.0, 0.0]) ** 2).derivatives()
+        (1.0, 2.0, 2.0)
+        """
         out = [self.series[0]]
         fact = 1
         for k, c in enumerate(self.series[1:], 1):

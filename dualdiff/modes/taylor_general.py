@@ -57,7 +57,7 @@ def _compositions(k: int, r: int) -> Iterator[tuple[int, ...]]:
             yield (j, *rest)
 
 
-def multilinear(rule: General, y0: Any, xs: list[Any], series: list[Any], params: tuple[Any, ...]) -> list[Any]:
+def _multilinear(rule: General, y0: Any, xs: list[Any], series: list[Any], params: tuple[Any, ...]) -> list[Any]:
     """The Cauchy product of a rule linear in each argument separately."""
     active = [i for i, s in enumerate(series) if s is not None]
     n = len(series[active[0]])
@@ -74,7 +74,7 @@ def multilinear(rule: General, y0: Any, xs: list[Any], series: list[Any], params
     return ys
 
 
-def piecewise_linear(rule: General, y0: Any, xs: list[Any], series: list[Any], params: tuple[Any, ...]) -> list[Any]:
+def _piecewise_linear(rule: General, y0: Any, xs: list[Any], series: list[Any], params: tuple[Any, ...]) -> list[Any]:
     """The rule's forward map applied to each coefficient (maps that depend on plain values only)."""
     n = len(next(s for s in series if s is not None))
     ys = [y0]
@@ -181,13 +181,13 @@ def _logabsdet(rule: General, y0: Any, xs: list[Any], series: list[Any], params:
 
 #: The formulas, by rule object.
 FORMULAS: dict[General, Formula] = {
-    ar.MATMUL: multilinear,
-    ar.TENSORDOT: multilinear,
-    ar.EINSUM: multilinear,
-    ar.WHERE: piecewise_linear,
-    ar.CONCATENATE: piecewise_linear,
-    ar.MAX: piecewise_linear,
-    ar.MIN: piecewise_linear,
+    ar.MATMUL: _multilinear,
+    ar.TENSORDOT: _multilinear,
+    ar.EINSUM: _multilinear,
+    ar.WHERE: _piecewise_linear,
+    ar.CONCATENATE: _piecewise_linear,
+    ar.MAX: _piecewise_linear,
+    ar.MIN: _piecewise_linear,
     ar.PROD: _prod,
     ar.INV: _inv,
     ar.SOLVE: _solve,
