@@ -435,6 +435,13 @@ def test_taylor_of_derivative_and_derivative_of_taylor():
     assert_same_series(t, NESTED[2:5], 1e-14)
 
 
+def test_derivative_with_respect_to_the_direction():
+    """Coefficients of Duals (and tape variables) when the direction itself is differentiated: y_k ~ v^k."""
+    y3 = dd.taylor(f_scalar, X0, order=3)[3]
+    assert dd.derivative(lambda v: dd.taylor(f_scalar, X0, v, order=3)[3])(1.0) == pytest.approx(3 * y3, rel=1e-13)
+    assert dd.grad(lambda v: dd.taylor(f_scalar, X0, v, order=3)[3])(1.0) == pytest.approx(3 * y3, rel=1e-13)
+
+
 def test_no_perturbation_confusion():
     # d/dy [coefficient of t in (x y + x^2 y) at x = 1 + t] = d/dy [3 y] = 3
     h = lambda y: dd.taylor(lambda x: x * y + x * x * y, 1.0, order=2)[1]
