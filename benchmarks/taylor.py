@@ -228,6 +228,8 @@ def fit_exponent(points: list[tuple[int, float]]) -> float | None:
 def _fmt_time(s: float | None) -> str:
     if s is None:
         return "—"
+    if s >= 3600:
+        return f"{s / 3600:.0f} h"
     if s >= 1:
         return f"{s:.2f} s"
     if s >= 1e-3:
@@ -284,10 +286,11 @@ def render(results: dict[str, dict[str, Any]], facts: dict[str, str], args: argp
         t = med(f"taylor {d}")
         n = med(f"nested {d}")
         nested_text = _fmt_time(n)
-        if n is None and e_nested is not None and nested_pts:
-            d0, t0 = nested_pts[-1]
-            n_est = t0 * (d / d0) ** e_nested if e_nested < 4 else t0 * 2 ** (d - d0)
-            nested_text = f"not run (≈ {_fmt_time(n_est)} extrapolated)"
+        if n is None and len(nested_pts) >= 2:
+            # each level of nesting multiplies the time: extrapolate with the last measured factor per level
+            (d1, t1), (d0, t0) = nested_pts[-2:]
+            per_level = (t0 / t1) ** (1 / (d0 - d1))
+            nested_text = f"not run (≈ {_fmt_time(t0 * per_level ** (d - d0))}: ×{per_level:.1f} per level)"
         j = med(f"jet {d}")
         jj = med(f"jet_jit {d}")
         compile_s = cases.get(f"jet_jit {d}", {}).get("first_call_s")
@@ -377,6 +380,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: 1 sample of slow cases, jit to order 4")
     p.add_argument("--only", choices=sorted(BUILDERS), help="run one library in this process and print JSON")
     p.add_argument("--json-out", type=Path, help="also write the raw results as JSON to this file")
+    p.add_argument("--from-json", type=Path, help="print the report of a run saved with --json-out (measure nothing)")
     args = p.parse_args(argv)
     if args.quick:
         args.samples, args.min_samples, args.min_seconds, args.max_seconds = 5, 1, 0.0, 5.0
@@ -396,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.only:
         print(json.dumps(run_only(args.only, args)))
+        return 0
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        print(render(saved["results"], saved["facts"], args))
         return 0
     if count_ops() != N_OPS:
         raise AssertionError(f"the chain performs {count_ops()} operations, expected {N_OPS}")
