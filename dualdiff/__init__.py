@@ -16,9 +16,18 @@ API, nothing else.
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
-from .errors import DomainError, GuardError, NoRuleError
+from .errors import DomainError, GuardError, NoRuleError, NotLinearError
 from .modes.dual import Dual
+from .modes.extend import (
+    defelementwise,
+    defgeneral,
+    deflinear,
+    register_numpy_function,
+    unregister_numpy_function,
+    unregister_rule,
+)
 from .modes.functions import (
     abs,
     arccos,
@@ -64,7 +73,12 @@ from .modes.tape import ReleasedTapeError, Tape, Var
 from .modes.taylor import Taylor
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
+from .program.sparsity import jacobian_sparsity
 from .transforms import (
+    check_grads,
+    coloring,
+    custom_jvp,
+    custom_vjp,
     default_chunk,
     derivative,
     derivatives,
@@ -74,12 +88,11 @@ from .transforms import (
     jacfwd,
     jacrev,
     jvp,
+    stop_gradient,
     taylor,
     value_and_grad,
     vjp,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Const",
@@ -90,6 +103,7 @@ __all__ = [
     "Guard",
     "GuardError",
     "NoRuleError",
+    "NotLinearError",
     "Program",
     "ReleasedTapeError",
     "Tape",
@@ -107,11 +121,18 @@ __all__ = [
     "arctanh",
     "cbrt",
     "ceil",
+    "check_grads",
     "choose_mode",
+    "coloring",
     "compare",
     "cos",
     "cosh",
+    "custom_jvp",
+    "custom_vjp",
     "default_chunk",
+    "defelementwise",
+    "defgeneral",
+    "deflinear",
     "derivative",
     "derivatives",
     "erf",
@@ -126,6 +147,7 @@ __all__ = [
     "hypot",
     "jacfwd",
     "jacobian",
+    "jacobian_sparsity",
     "jacrev",
     "jvp",
     "ln",
@@ -137,6 +159,7 @@ __all__ = [
     "minimum",
     "power",
     "reciprocal",
+    "register_numpy_function",
     "relu",
     "round",
     "sigmoid",
@@ -146,10 +169,13 @@ __all__ = [
     "softplus",
     "sqrt",
     "square",
+    "stop_gradient",
     "tan",
     "tanh",
     "taylor",
     "trace",
+    "unregister_numpy_function",
+    "unregister_rule",
     "value_and_grad",
     "vjp",
     "wengert",

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+#: How to install what sparse Jacobians need: the one place this hint is written.
+SPARSE_EXTRA_HINT = 'pip install "dualdiff[sparse]"'
+
 
 class DomainError(ValueError):
     """A real argument lies outside a function's real domain.
@@ -21,6 +27,11 @@ class DomainError(ValueError):
 
 class NoRuleError(TypeError):
     """A function has no derivative rule in dualdiff.
+
+    Give it one: :func:`dualdiff.defelementwise` (or ``deflinear``,
+    ``defgeneral``) registers a rule, :func:`dualdiff.register_numpy_function`
+    sends a NumPy function to it, and :func:`dualdiff.custom_jvp` /
+    :func:`dualdiff.custom_vjp` give a Python function a derivative of its own.
 
     >>> import numpy as np, dualdiff as dd
     >>> try:
@@ -47,4 +58,45 @@ class GuardError(RuntimeError):
     ... except dd.GuardError as e:
     ...     print(str(e).splitlines()[0])
     guard 1 failed: bool(v_1) was True when recorded, False here
+    """
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency of the feature that was called is not installed (the message says how to get it)."""
+
+
+def scipy_sparse() -> Any:
+    """The ``scipy.sparse`` module, imported on first use, or :class:`MissingExtraError` naming the extra.
+
+    dualdiff's runtime dependencies are NumPy and mpmath; sparse Jacobians
+    (``dd.jacobian_sparsity``, ``dd.jacfwd(f, sparsity=...)``) need SciPy.
+
+    >>> scipy_sparse().csr_array((2, 3)).shape
+    (2, 3)
+    """
+    try:
+        return importlib.import_module("scipy.sparse")
+    except ImportError as e:
+        raise MissingExtraError(
+            f"sparse Jacobians need SciPy (scipy.sparse), which is not installed: {SPARSE_EXTRA_HINT}"
+        ) from e
+
+
+class NotLinearError(TypeError):
+    """A map that must be linear in its tangents is not, so it has no transpose.
+
+    Reverse mode through a :func:`dualdiff.custom_jvp` function transposes
+    its JVP rule; a rule that is not linear in the tangents (a tangent
+    squared, a nonlinear function of one, a constant offset, a branch on
+    one) raises this error naming the step. Give such a function a VJP with
+    :func:`dualdiff.custom_vjp` instead.
+
+    >>> import dualdiff as dd
+    >>> f = dd.custom_jvp(lambda x: x * x)
+    >>> _ = f.defjvp(lambda p, t: (p[0] * p[0], 2 * p[0] * t[0] + t[0] * t[0]))
+    >>> try:
+    ...     dd.grad(f)(1.0)
+    ... except dd.NotLinearError as e:
+    ...     print(str(e)[:60])
+    reverse mode through custom_jvp function custom transposes i
     """

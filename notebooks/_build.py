@@ -18,7 +18,7 @@ first on the path, and saved with its outputs (tables, numbers, figures).
 
 Usage, from anywhere::
 
-    python notebooks/_build.py                 # build and run all four
+    python notebooks/_build.py                 # build and run them all
     python notebooks/_build.py 02 04           # only those whose name starts so
     python notebooks/_build.py --check         # are the saved notebooks up to date with their sources?
 

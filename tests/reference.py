@@ -54,6 +54,8 @@ class Reference:
     fn: Callable[..., Any]
     args: tuple[Arg, ...]
     joint: Callable[..., bool] | None = None
+    #: The rule's derivative is zero by definition, not the function's (stop_gradient).
+    zero_derivative: bool = False
 
     @property
     def nin(self) -> int:
@@ -204,6 +206,8 @@ _ALL: list[Reference] = [
     _ref("floor", mpmath.floor, Arg(R10), joint=lambda x: _dist_to_grid(x, 0.0, 1.0) >= KINK),
     _ref("ceil", mpmath.ceil, Arg(R10), joint=lambda x: _dist_to_grid(x, 0.0, 1.0) >= KINK),
     _ref("round", mpmath.nint, Arg(R10), joint=lambda x: _dist_to_grid(x, 0.5, 1.0) >= KINK),
+    # the identity whose derivative is zero by definition
+    Reference("stop_gradient", lambda x: +x, (Arg(R10, BOX),), zero_derivative=True),
 ]
 
 REFERENCES: dict[str, Reference] = {r.name: r for r in _ALL}
@@ -300,6 +304,8 @@ def partial(ref: Reference, point: Sequence[Any], i: int) -> Any:
     ``point`` holds mpmath numbers or Python numbers (taken exactly).
     """
     pt = [mpmath.mpmathify(p) for p in point]
+    if ref.zero_derivative:
+        return mpmath.mpf(0)
     if ref.nin == 1:
         return mpmath.diff(ref.fn, pt[0])
     orders = tuple(1 if j == i else 0 for j in range(ref.nin))

@@ -52,6 +52,8 @@ def test_the_notebooks_are_there():
         "03_forward_vs_reverse_cost",
         "04_jacobians_in_practice",
         "05_taylor_mode",
+        "06_sparse_jacobians",
+        "08_extending_dualdiff",
     ]
 
 

@@ -47,7 +47,7 @@ BINARY = [name for name in ELEMENTWISE if TABLE[name].nin == 2]
 #: Not complex-differentiable: these must refuse complex input.
 NON_HOLOMORPHIC = {"abs", "arctan2", "hypot", "relu", "maximum", "minimum", "sign", "floor", "ceil", "round"}
 HOLOMORPHIC = [name for name in ELEMENTWISE if name not in NON_HOLOMORPHIC]
-PIECEWISE_CONSTANT = {"sign", "floor", "ceil", "round"}
+PIECEWISE_CONSTANT = {"sign", "floor", "ceil", "round", "stop_gradient"}
 
 #: Rules reached through Python operators rather than a function of their own.
 OPERATORS: dict[str, Callable[..., Any]] = {

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..modes.core import apply1, apply2
 from ..modes.functions import FUNCTIONS
-from ..rules.kinds import TABLE, Elementwise
+from ..rules.kinds import TABLE
 
 __all__ = ["Expression", "ExpressionError", "parse_expression"]
 
@@ -88,10 +88,9 @@ CONSTANTS: dict[str, Any] = {"pi": math.pi, "e": math.e}
 
 
 def _arity(fn: Callable[..., Any]) -> int:
-    return len(inspect.signature(fn).parameters)
-
-
-_ARITY = {name: _arity(fn) for name, fn in FUNCTIONS.items()}
+    """How many arguments a function of FUNCTIONS takes (read when used: rules may be registered later)."""
+    rule = getattr(fn, "rule", None)
+    return rule.nin if rule is not None else len(inspect.signature(fn).parameters)
 
 
 class ExpressionError(ValueError):
@@ -186,17 +185,14 @@ class Expression:
         if isinstance(node, ast.Name):
             return env[node.id] if node.id in env else self._constants[node.id]
         if isinstance(node, ast.BinOp):
-            return apply2(_RULES[_BINARY[type(node.op)]], args[0], args[1])
+            return apply2(TABLE[_BINARY[type(node.op)]], args[0], args[1])  # type: ignore[arg-type]
         if isinstance(node, ast.UnaryOp):
-            return apply1(_RULES[_UNARY[type(node.op)]], args[0])
+            return apply1(TABLE[_UNARY[type(node.op)]], args[0])  # type: ignore[arg-type]
         if isinstance(node, ast.Call):
             return FUNCTIONS[node.func.id](*args)  # type: ignore[attr-defined]
         if isinstance(node, ast.Tuple):
             return tuple(args)
         raise AssertionError(f"unchecked node {type(node).__name__}")  # pragma: no cover
-
-
-_RULES: dict[str, Elementwise] = {name: TABLE[name] for name in ("add", "sub", "mul", "truediv", "pow", "neg", "pos")}  # type: ignore[misc]
 
 
 def _children(node: ast.expr) -> list[ast.expr]:
@@ -341,7 +337,7 @@ def _check_call(text: str, node: ast.Call, variables: tuple[str, ...]) -> None:
     for a in node.args:
         if isinstance(a, ast.Starred):
             raise _fail(text, a, "starred arguments are not allowed")
-    want = _ARITY[name]
+    want = _arity(FUNCTIONS[name])
     if len(node.args) != want:
         raise _fail(text, node, f"{name} takes {want} argument{'s' if want != 1 else ''}, got {len(node.args)}")
 

@@ -15,15 +15,30 @@ from typing import Any, Literal
 import numpy as np
 
 from ..modes.tree import check_input, leaves, output_leaves
+from ..program.tracer import record as record_program
+from ..transforms.chunked import SparseJacobian, compressed_jacobian, from_program
+from ..transforms.coloring import as_pattern
 from ..transforms.common import DEFAULT_CHUNK, Function, check_chunk, check_f
 from ..transforms.forward import jacfwd
 from ..transforms.reverse import jacrev
-from .recording import Costs, chunk_for, mode_costs, record
+from .recording import Costs, chunk_for, cost_program, mode_costs, record
+from .sparse import SparseCosts, sparse_costs
 from .work import UNIT, Weights
 
 Mode = Literal["auto", "forward", "reverse"]
 
-__all__ = ["ModeChoice", "choose", "choose_mode", "describe_forward", "describe_reverse", "explain_costs", "jacobian"]
+__all__ = [
+    "ModeChoice",
+    "choose",
+    "choose_mode",
+    "choose_sparse",
+    "describe_forward",
+    "describe_reverse",
+    "explain_costs",
+    "explain_sparse",
+    "jacobian",
+    "sparse_jacobian",
+]
 
 
 @dataclass(frozen=True)
@@ -137,13 +152,27 @@ def explain_costs(c: Costs, weights: Weights = UNIT) -> ModeChoice:
     return ModeChoice(mode, reason, c.n, c.m, fwd, rev)
 
 
-def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Function:
+def jacobian(
+    f: Function,
+    mode: Mode = "auto",
+    chunk: int | None = None,
+    *,
+    sparsity: Any = None,
+    executor: Any = None,
+    progress: bool | None = None,
+) -> Function:
     """The Jacobian of ``f``, by ``mode`` = "forward", "reverse" or "auto".
 
     "auto" takes the mode that :func:`choose_mode` finds cheaper under the
     cost model of :mod:`dualdiff.cost` (broadly: forward when there are
     fewer inputs n than outputs m, reverse otherwise), once per input
     structure (types and shapes of x's leaves): later calls reuse the choice.
+
+    ``sparsity`` (a pattern, or ``"auto"`` to detect it from f's program)
+    returns a ``scipy.sparse`` CSR array compressed by coloring; with
+    ``mode="auto"`` both colorings are costed and the cheaper mode is taken
+    (:func:`dualdiff.cost.sparse.choose_sparse` says why). ``executor`` and
+    ``progress`` are passed on, as for :func:`dualdiff.jacfwd`.
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacobian(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
@@ -152,7 +181,10 @@ def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Func
     check_f(f, "jacobian")
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
-    fwd, rev = jacfwd(f, chunk), jacrev(f, chunk)
+    if sparsity is not None:
+        return sparse_jacobian(f, mode, chunk, sparsity, executor, progress)
+    fwd = jacfwd(f, chunk, executor=executor, progress=progress)
+    rev = jacrev(f, chunk, executor=executor, progress=progress)
     picked: dict[Any, str] = {}  # "auto": the mode chosen per input structure
 
     def jac(x: Any) -> Any:
@@ -168,13 +200,15 @@ def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Func
     return jac
 
 
-def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False) -> Any:
+def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False, sparsity: Any = None) -> Any:
     """The mode ``jacobian(mode="auto")`` uses at ``x``: the cheaper one under the cost model.
 
     The model (:mod:`dualdiff.cost`) counts the element operations of the
     whole Jacobian in each mode, with ``chunk`` directions per pass; ties go
     by shape (forward if n < m). ``explain=True`` returns a
-    :class:`ModeChoice`: ``.mode``, and ``str()`` says why.
+    :class:`ModeChoice`: ``.mode``, and ``str()`` says why. With
+    ``sparsity`` (a pattern, or ``"auto"``) the choice is between the
+    compressed Jacobians of ``dd.jacobian(f, sparsity=...)``.
 
     >>> import numpy as np
     >>> choose_mode(lambda x: x * np.ones(3), 1.0)
@@ -185,5 +219,85 @@ def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = F
     """
     check_f(f, "choose_mode")
     check_chunk(chunk)
+    if sparsity is not None:  # compressed Jacobians: both colorings costed (dualdiff.cost.sparse)
+        choice = choose_sparse(f, check_input("x", x), sparsity, chunk)[0]
+        return choice if explain else choice.mode
     choice = choose(f, check_input("x", x), chunk or DEFAULT_CHUNK, explain)
     return choice if explain else choice.mode
+
+
+# --------------------------------------------------------------------------
+# compressed (sparse) Jacobians: both colorings costed, the cheaper taken
+# --------------------------------------------------------------------------
+
+
+def explain_sparse(c: SparseCosts, weights: Weights = UNIT) -> ModeChoice:
+    """The mode a compressed Jacobian takes (the cheaper under the model), and why.
+
+    The reason names both colorings, what each mode then costs, and the
+    lower bounds (the densest row and column) that explain the counts.
+    """
+    fwd, rev = c.ops("jacfwd", weights), c.ops("jacrev", weights)
+    mode = ("forward" if c.n < c.m else "reverse") if fwd == rev else ("forward" if fwd < rev else "reverse")
+    cheap, dear = sorted((fwd, rev))
+    ratio = dear / cheap if cheap else math.inf
+    by = "as cheap" if fwd == rev else (f"{(ratio - 1) * 100:.2g}% cheaper" if ratio < 1.1 else f"{ratio:.3g}x cheaper")
+    how_f = describe_forward(c.passes, c.col_colors, c.forward_chunk)
+    how_r = describe_reverse(c.sweeps, c.row_colors, c.reverse_chunk)
+    reason = (
+        f"{mode}: f maps R^{c.n:,} -> R^{c.m:,} with {c.nnz:,} structural nonzeros; "
+        f"{_plural(c.col_colors, 'column color')} for forward mode ({how_f}, {fwd:,} element operations), "
+        f"{_plural(c.row_colors, 'row color')} for reverse mode ({how_r}, {rev:,}): {mode} is {by}. "
+        f"Lower bounds: row {c.dense_row:,} has {c.max_row:,} nonzeros, so no column coloring has fewer "
+        f"than {c.max_row:,} colors; column {c.dense_col:,} has {c.max_col:,}, so no row coloring has fewer "
+        f"than {c.max_col:,}"
+    )
+    if c.max_row == c.n and c.max_col == c.m and c.n > 2 and c.m > 2:
+        reason += (
+            " (a dense row and a dense column, as in an arrowhead, defeat both one-sided colorings: "
+            "every column shares the dense row, every row the dense column)"
+        )
+    return ModeChoice(mode, reason, c.n, c.m, fwd, rev)
+
+
+def choose_sparse(f: Any, x: Any, sparsity: Any = "auto", chunk: int | None = None) -> tuple[ModeChoice, Any]:
+    """Detect (or take) f's pattern at x, color it both ways, and pick the mode: (choice, its SparseJacobian).
+
+    One recording of f serves the detection and the costs.
+
+    >>> import numpy as np
+    >>> def f(x):   # a dense first output above a diagonal
+    ...     return np.concatenate([np.sum(x, keepdims=True), x[1:] ** 2])
+    >>> choice, _ = choose_sparse(f, np.ones(6))
+    >>> choice.mode
+    'reverse'
+    """
+    prog, _ = record_program(f, x)
+    info = from_program(prog) if isinstance(sparsity, str) else SparseJacobian(as_pattern(sparsity))
+    costs = sparse_costs(cost_program(prog), info.pattern, info.coloring("column"), info.coloring("row"), chunk)
+    return explain_sparse(costs), info
+
+
+def sparse_jacobian(
+    f: Any, mode: str, chunk: int | None, sparsity: Any, executor: Any, progress: bool | None
+) -> Callable[[Any], Any]:
+    """``dd.jacobian(f, mode, sparsity=...)``: a compressed Jacobian, the mode picked per input structure."""
+    if mode != "auto":
+        transform = jacfwd if mode == "forward" else jacrev
+        return transform(f, chunk, sparsity=sparsity, executor=executor, progress=progress)  # type: ignore[no-any-return]
+    if isinstance(sparsity, str) and sparsity != "auto":
+        raise ValueError(f"sparsity must be a pattern (scipy.sparse or a 2-D array), 'auto' or None, got {sparsity!r}")
+    picked: dict[Any, tuple[str, Any]] = {}  # the mode and pattern per input structure
+
+    def jac(x: Any) -> Any:
+        x = check_input("x", x)
+        key = tuple((type(a), np.shape(a)) for a in leaves(x))
+        known = picked.get(key)
+        if known is None or not known[1].holds_at(x):
+            choice, info = choose_sparse(f, x, sparsity, chunk)
+            known = picked[key] = (choice.mode, info)
+        mode_, info = known
+        c = info.coloring("column" if mode_ == "forward" else "row")
+        return compressed_jacobian(f, x, info.pattern, c, chunk, executor, progress)
+
+    return jac

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..rules import arrays as ar
 from ..rules import structural as st
-from ..rules.kinds import TABLE, Elementwise, General, Rule
+from ..rules.kinds import TABLE, Elementwise, General, Rule, is_registered, on_register
 from .work import ADDS, MULTS, NLOPS, ZERO, Shape, Work, size
 
 
@@ -75,18 +75,41 @@ class _Sym:
     def __pos__(self) -> _Sym:
         return self
 
+    def __neg__(self) -> _Sym:
+        return self.tally.apply(ADDS, self)
 
-def _sym_op(kind: int, reflected: bool = False) -> Callable[[_Sym, Any], _Sym]:
-    if reflected:
-        return lambda self, other: self.tally.apply(kind, other, self)
-    return lambda self, other: self.tally.apply(kind, self, other)
+    def __abs__(self) -> _Sym:
+        return self.tally.apply(NLOPS, self)
 
+    def __add__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, self, other)
 
-for _name, _kind in (("add", ADDS), ("sub", ADDS), ("mul", MULTS), ("truediv", MULTS), ("pow", NLOPS)):
-    setattr(_Sym, f"__{_name}__", _sym_op(_kind))
-    setattr(_Sym, f"__r{_name}__", _sym_op(_kind, reflected=True))
-_Sym.__neg__ = lambda self: self.tally.apply(ADDS, self)  # type: ignore[attr-defined]
-_Sym.__abs__ = lambda self: self.tally.apply(NLOPS, self)  # type: ignore[attr-defined]
+    def __radd__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, other, self)
+
+    def __sub__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, self, other)
+
+    def __rsub__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, other, self)
+
+    def __mul__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, self, other)
+
+    def __rmul__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, other, self)
+
+    def __truediv__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, self, other)
+
+    def __rtruediv__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, other, self)
+
+    def __pow__(self, other: Any) -> _Sym:
+        return self.tally.apply(NLOPS, self, other)
+
+    def __rpow__(self, other: Any) -> _Sym:
+        return self.tally.apply(NLOPS, other, self)
 
 
 class _CountingNamespace:
@@ -380,6 +403,29 @@ GENERAL_COSTS.update(
         ar.LOGABSDET: _det_cost,
     }
 )
+
+
+#: Cost functions of rules that were unregistered, kept in case the same rule comes back.
+_PARKED: dict[Rule, tuple[str, Any]] = {}
+
+
+def _on_register(rule: Rule) -> None:
+    """Keep the per-rule caches whole: a rule registered again (or replaced) is costed afresh."""
+    for key in [k for k in _ELEMENTWISE_CACHE if k[0] is rule]:
+        del _ELEMENTWISE_CACHE[key]
+    if is_registered(rule):
+        parked = _PARKED.pop(rule, None)
+        if parked is not None:
+            table = LINEAR_COSTS if parked[0] == "linear" else GENERAL_COSTS
+            table.setdefault(rule, parked[1])
+        return
+    if rule in LINEAR_COSTS:
+        _PARKED[rule] = ("linear", LINEAR_COSTS.pop(rule))
+    elif rule in GENERAL_COSTS:
+        _PARKED[rule] = ("general", GENERAL_COSTS.pop(rule))
+
+
+on_register(_on_register)
 
 
 def _estimated_general(shapes: tuple[Shape, ...], out: Shape, active: tuple[bool, ...]) -> _Cost:

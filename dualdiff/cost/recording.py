@@ -23,7 +23,17 @@ from ..transforms.common import check_chunk
 from .model import LINEAR_COSTS, OpCost, _copy_cost, _Cost, _elementwise_cost, _general_cost
 from .work import UNIT, ZERO, Shape, Weights, Work, size
 
-__all__ = ["Costs", "PrimitiveCost", "Recording", "by_primitive", "chunk_for", "mode_costs", "record"]
+__all__ = [
+    "Costs",
+    "PrimitiveCost",
+    "Recording",
+    "WorkSums",
+    "by_primitive",
+    "chunk_for",
+    "mode_costs",
+    "record",
+    "work_sums",
+]
 
 
 class Recording:
@@ -203,16 +213,22 @@ def chunk_for(chunk: int | None, size: int) -> int:
     return min(chunk, max(size, 1))
 
 
-def mode_costs(rec: Recording, chunk: int | None = None) -> Costs:
-    """Add up the model's work for each mode (``chunk`` directions per pass or sweep).
+class WorkSums(NamedTuple):
+    """A program's work added up by part: evaluation, partials, one tangent, one adjoint (reached only)."""
 
-    ``chunk=None`` pushes all directions in one pass and pulls all cotangents
-    in one sweep; callers pass the transforms' default themselves.
+    evaluate: Work
+    partials: Work
+    tangent: Work
+    adjoint: Work
+    stored: int
+    reached: int
 
-    >>> import numpy as np
-    >>> c = mode_costs(record(lambda x: np.sum(x * x), np.ones(4)), chunk=1)
-    >>> c.passes, c.sweeps, c.forward_applications, c.reverse_applications
-    (4, 1, 8, 4)
+
+def work_sums(rec: Recording) -> WorkSums:
+    """The sums every mode's cost is made of (see :func:`mode_costs`).
+
+    >>> work_sums(record(lambda x: x * x, 3.0)).tangent
+    Work(moves=3, adds=1, mults=2, nlops=0)
     """
     ev = part = tan = adj = ZERO
     stored = reached = 0
@@ -224,6 +240,21 @@ def mode_costs(rec: Recording, chunk: int | None = None) -> Costs:
             adj = adj + count * c.adjoint
             reached += count
         stored += count * c.stored
+    return WorkSums(ev, part, tan, adj, stored, reached)
+
+
+def mode_costs(rec: Recording, chunk: int | None = None) -> Costs:
+    """Add up the model's work for each mode (``chunk`` directions per pass or sweep).
+
+    ``chunk=None`` pushes all directions in one pass and pulls all cotangents
+    in one sweep; callers pass the transforms' default themselves.
+
+    >>> import numpy as np
+    >>> c = mode_costs(record(lambda x: np.sum(x * x), np.ones(4)), chunk=1)
+    >>> c.passes, c.sweeps, c.forward_applications, c.reverse_applications
+    (4, 1, 8, 4)
+    """
+    ev, part, tan, adj, stored, reached = work_sums(rec)
     n, m = rec.n, rec.m
     kf, kr = chunk_for(chunk, n), chunk_for(chunk, m)
     passes, sweeps = -(-n // kf), -(-m // kr)

@@ -88,6 +88,9 @@ class CostReport:
     times: dict[str, float | None] = field(default_factory=dict)
     repeats: dict[str, int] = field(default_factory=dict)
     peak_memory: dict[str, int | None] = field(default_factory=dict)
+    #: With ``compare(..., sparsity=...)``: one row per compressed mode (see :func:`_sparse_rows`).
+    sparse: list[dict[str, Any]] = field(default_factory=list)
+    sparse_choice: ModeChoice | None = None
 
     # -- the numbers ---------------------------------------------------------
     @property
@@ -209,6 +212,10 @@ class CostReport:
             "repeats": dict(self.repeats),
             "max_rel_diff": self.max_rel_diff,
             "choice": {"mode": self.choice.mode, "reason": self.choice.reason},
+            "sparse": self.sparse,
+            "sparse_choice": None
+            if self.sparse_choice is None
+            else {"mode": self.sparse_choice.mode, "reason": self.sparse_choice.reason},
         }
 
     def _one_pass(self, what: str, bound: float) -> dict[str, Any]:
@@ -269,6 +276,8 @@ class CostReport:
         if self.estimated:
             notes.append(("estimated", "no exact cost model for " + ", ".join(self.estimated)))
         notes.append(("auto mode", self.choice.reason))
+        if self.sparse_choice is not None:
+            notes.append(("sparse auto", self.sparse_choice.reason))
         if self.repeats:
             counts = set(self.repeats.values())
             if len(counts) == 1:
@@ -301,6 +310,9 @@ class CostReport:
         """The report as aligned text (what ``print(report)`` shows)."""
         head, body = self._table()
         lines = [f"dualdiff.compare: {self._header()}", "", *_aligned(head, body, right_from=2), ""]
+        if self.sparse:
+            head, body = _sparse_table(self.sparse)
+            lines += ["compressed by coloring (scipy.sparse result):", *_aligned(head, body, right_from=2), ""]
         notes = self._notes()
         width = max(len(k) for k, _ in notes) + 2
         for k, v in notes:
@@ -325,6 +337,9 @@ class CostReport:
         """
         head, body = self._table()
         lines = [f"**dualdiff.compare**: {self._header()}", "", *_markdown(head, body, right_from=2), ""]
+        if self.sparse:
+            head, body = _sparse_table(self.sparse)
+            lines += ["Compressed by coloring (scipy.sparse result):", "", *_markdown(head, body, right_from=2), ""]
         lines += [f"- **{k}**: {v}" for k, v in self._notes()]
         head, body = self._primitive_table()
         lines += ["", "Per primitive, one pass of each mode (OPS without bookkeeping):", ""]
@@ -486,6 +501,7 @@ def compare(
     memory: bool = True,
     weights: Weights = UNIT,
     name: str | None = None,
+    sparsity: Any = None,
 ) -> CostReport:
     """Build f's Jacobian at ``x`` in forward and in reverse mode, and measure both.
 
@@ -496,6 +512,10 @@ def compare(
     traced-memory runs. Both modes' operation counts come from f's one
     recorded program (:func:`dualdiff.wengert`), which both modes apply.
     ``weights`` weigh moves, adds, mults and nonlinear operations.
+    ``sparsity`` (a pattern, or ``"auto"``: detected from f's program) adds
+    the compressed Jacobians of both modes: colors, passes, operations,
+    time and agreement with the dense one (``report.sparse``), and which of
+    them ``dd.jacobian(f, sparsity=...)`` takes (``report.sparse_choice``).
 
     >>> import numpy as np, dualdiff as dd
     >>> r = dd.compare(lambda x: np.sum(x ** 3), np.ones(50), chunk=1, timing=False, memory=False)
@@ -543,6 +563,10 @@ def compare(
     else:
         J_fwd, J_rev = fwd(x), rev(x)
     peak: dict[str, int | None] = {}
+    sparse_rows: list[dict[str, Any]] = []
+    sparse_choice = None
+    if sparsity is not None:
+        sparse_choice, sparse_rows = _sparse_rows(f, x, sparsity, chunk, weights, timing, repeat, J_fwd)
     if memory:
         peak = {"f": _peak(lambda: f(x)), "forward": _peak(lambda: fwd(x)), "reverse": _peak(lambda: rev(x))}
 
@@ -560,4 +584,73 @@ def compare(
         times=times,
         repeats=repeats,
         peak_memory=peak,
+        sparse=sparse_rows,
+        sparse_choice=sparse_choice,
     )
+
+
+def _sparse_rows(
+    f: Callable[[Any], Any],
+    x: Any,
+    sparsity: Any,
+    chunk: int | None,
+    weights: Weights,
+    timing: bool,
+    repeat: int | None,
+    dense: Any,
+) -> tuple[ModeChoice, list[dict[str, Any]]]:
+    """Both compressed Jacobians, costed, timed and checked against the dense one."""
+    from ..transforms.chunked import SparseJacobian, compressed_jacobian, from_program
+    from ..transforms.coloring import as_pattern
+    from .choice import explain_sparse
+    from .sparse import sparse_costs
+
+    rec = record(f, x)
+    info = from_program(rec.program) if isinstance(sparsity, str) else SparseJacobian(as_pattern(sparsity))
+    costs = sparse_costs(rec, info.pattern, info.coloring("column"), info.coloring("row"), chunk)
+    choice = explain_sparse(costs, weights)
+    reference = np.concatenate([np.reshape(np.asarray(j), (-1,)) for j in leaves(dense)])
+    rows = []
+    for mode, colors, passes, k in (
+        ("forward", costs.col_colors, costs.passes, costs.forward_chunk),
+        ("reverse", costs.row_colors, costs.sweeps, costs.reverse_chunk),
+    ):
+        c = info.coloring("column" if mode == "forward" else "row")
+
+        def job() -> Any:
+            return compressed_jacobian(f, x, info.pattern, c, chunk, None, False)
+
+        t, reps, J = _time(job, repeat) if timing else (None, 0, job())
+        rows.append(
+            {
+                "mode": mode,
+                "colors": colors,
+                "how": describe_forward(passes, colors, k)
+                if mode == "forward"
+                else describe_reverse(passes, colors, k),
+                "passes": passes,
+                "ops": costs.ops("jacfwd" if mode == "forward" else "jacrev", weights),
+                "nnz": costs.nnz,
+                "time_s": t,
+                "repeats": reps,
+                "max_rel_diff": _max_rel_diff(np.reshape(J.toarray(), (-1,)), reference),
+            }
+        )
+    return choice, rows
+
+
+def _sparse_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    head = ["mode", "how", "colors", "nonzeros", "ops", "time", "vs dense"]
+    body = [
+        [
+            r["mode"],
+            r["how"],
+            f"{r['colors']:,}",
+            f"{r['nnz']:,}",
+            f"{r['ops']:,}",
+            _seconds(r["time_s"]),
+            f"{r['max_rel_diff']:.2g}",
+        ]
+        for r in rows
+    ]
+    return head, body

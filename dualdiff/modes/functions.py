@@ -71,6 +71,31 @@ def public_function(rule: Elementwise, name: str | None = None) -> Callable[...,
     return _document(fn, rule, name)
 
 
+#: Every public function made so far, by name (also after its rule was unregistered),
+#: so that a rule registered again under that name takes over the same function object.
+_MADE: dict[str, Callable[..., Any]] = {}
+
+
+def _retarget(fn: Callable[..., Any], old: Elementwise, new: Elementwise) -> bool:
+    """Make ``fn`` (made for ``old``) apply ``new``, a rule of the same name and arity.
+
+    Everything that holds the function (``dd.sin``, a user's reference)
+    then follows the replacement. The functions are closures over their
+    rule (generated ones also over its float implementation and partials),
+    so their cells are pointed at the new rule's.
+    """
+    if old.nin != new.nin or old.signs != new.signs:  # constant partials are built into the code
+        return False
+    cells = dict(zip(fn.__code__.co_freevars, getattr(fn, "__closure__", None) or ()))
+    if "rule" not in cells:
+        return False
+    values = {"rule": new, "impl": new.float_impl, "p0": new.p0, "p1": new.p1}
+    for name, cell in cells.items():
+        if name in values:
+            cell.cell_contents = values[name]
+    return True
+
+
 def _on_register(rule: Rule) -> None:
     if not isinstance(rule, Elementwise):
         return
@@ -79,7 +104,10 @@ def _on_register(rule: Rule) -> None:
         if FUNCTIONS.get(rule.name) is not None and getattr(FUNCTIONS[rule.name], "rule", None) is rule:
             del FUNCTIONS[rule.name]
         return
-    fn = public_function(rule)
+    fn = _MADE.get(rule.name)
+    if fn is None or not _retarget(fn, fn.rule, rule):  # type: ignore[attr-defined]
+        fn = public_function(rule)
+        _MADE[rule.name] = fn
     fn.rule = rule  # type: ignore[attr-defined]
     if rule.nin == 1:
         fastpaths.UNARY[rule] = fn

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..rules.arrays import WHERE
-from ..rules.backends import GENERIC, backend_for
+from ..rules.backends import FLOAT, GENERIC, backend_for
 from ..rules.elementwise import LOG, MUL, POW, SUB, TRUEDIV
 from ..rules.kinds import Elementwise, Rule, is_registered, on_register
 from .core import LiftedBase, apply, apply1, apply2, apply_general, strip_all
@@ -34,17 +34,26 @@ def _generic_function(rule: Elementwise) -> Any:
     return lambda *args: apply(rule, *args)
 
 
+#: The functions this module put into GENERIC, by name, with the rule each applies.
+_SET_BY: dict[str, Elementwise] = {}
+
+
 def _on_register(rule: Rule) -> None:
     if not isinstance(rule, Elementwise):
         return
     if not is_registered(rule):
-        if getattr(GENERIC, rule.name, None) is not None and rule.evaluate is None:
+        if _SET_BY.get(rule.name) is rule:
+            del _SET_BY[rule.name]
             delattr(GENERIC, rule.name)
         return
     fn = _generic_function(rule)
-    if rule.evaluate is None:  # a built-in name: m.sin etc. in formulas
-        setattr(GENERIC, rule.name, fn)
     rule.impl[GENERIC.slot] = fn
+    # a namespace function (m.sin in formulas), also when a rule of that name
+    # replaces the built-in one; a user's own name stays out, as it is out of
+    # every other namespace
+    if rule.evaluate is None or hasattr(FLOAT, rule.name):
+        setattr(GENERIC, rule.name, fn)
+        _SET_BY[rule.name] = rule
 
 
 def _is_plain_bool(v: Any) -> bool:

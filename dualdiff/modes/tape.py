@@ -32,13 +32,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..rules.backends import backend_for
+from ..rules.elementwise import ADD, MUL, POW, SUB, TRUEDIV
 from ..rules.evaluate import evaluate, local
-from ..rules.kinds import Elementwise, General, Linear
+from ..rules.kinds import Elementwise, General, Linear, Saved
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
 from . import fastpaths
 from .core import apply_general, apply_linear, new_level, register_lifted_type
 from .inplace import fits
-from .lifted import OPERATOR_METHODS, Lifted
+from .lifted import Lifted
 
 # -- the steps -------------------------------------------------------------
 
@@ -102,7 +103,11 @@ class LinearStep(NamedTuple):
 
 
 class GeneralStep(NamedTuple):
-    """A general rule: the sweep applies ``rule.transposes[i]`` for each active argument position."""
+    """A general rule: the sweep applies ``rule.transposes[i]`` for each active argument position.
+
+    ``y`` is the value, or :class:`~dualdiff.rules.kinds.Saved` (value and
+    residuals) for a rule with ``fwd``.
+    """
 
     out: int
     ins: tuple[int, ...]
@@ -272,6 +277,11 @@ _IN_PLACE_MIN = 1 << 14
 
 
 def _general_step(e: GeneralStep, g: Any, adj: list[Any], owned: set[int], nbatch: int) -> None:
+    joint = e.rule.joint_transpose
+    if joint is not None:  # every active argument's cotangent in one call
+        for i, v in zip(e.ins, joint(g, nbatch, e.y, e.primals, e.params, e.active)):
+            _accumulate(adj, owned, i, v, False)
+        return
     for i, pos in zip(e.ins, e.active):
         _accumulate(adj, owned, i, e.rule.transposes[pos](g, nbatch, e.y, e.primals, e.params), False)
 
@@ -337,6 +347,50 @@ def _zeros_like_primal(p: Any) -> Any:
     return np.zeros(np.shape(p)) if np.ndim(p) else 0.0
 
 
+#: What reverse mode does with a value and its partials on the fast path (see fastpaths).
+SNIPPETS = fastpaths.ModeSnippets(
+    name="Var",
+    unary=(
+        "tape = x.tape\n"
+        "entries = tape.entries\n"
+        "if entries is not None:\n"
+        "    r = new(Var)\n"
+        "    r.primal = y\n"
+        "    r.level = x.level\n"
+        "    r.tape = tape\n"
+        "    r.index = index = tape.size\n"
+        "    tape.size = index + 1\n"
+        "    e = new(ScalarStep1)\n"
+        "    e.out = index\n"
+        "    e.x = x.index\n"
+        "    e.dx = d\n"
+        "    entries.append(e)\n"
+        "    return r\n"
+    ),
+    binary=(
+        "tape = a.tape\n"
+        "entries = tape.entries\n"
+        "if entries is not None:\n"
+        "    r = new(Var)\n"
+        "    r.primal = y\n"
+        "    r.level = a.level\n"
+        "    r.tape = tape\n"
+        "    r.index = index = tape.size\n"
+        "    tape.size = index + 1\n"
+        "    e = new(ScalarStep2)\n"
+        "    e.out = index\n"
+        "    e.x = a.index\n"
+        "    e.dx = d0\n"
+        "    e.y = b.index\n"
+        "    e.dy = d1\n"
+        "    entries.append(e)\n"
+        "    return r\n"
+    ),
+    same_level="b.tape is a.tape",
+    namespace={"ScalarStep1": ScalarStep1, "ScalarStep2": ScalarStep2},
+)
+
+
 class Var(Lifted):
     """A value recorded on a :class:`Tape` (a reverse-mode lifted value).
 
@@ -348,6 +402,13 @@ class Var(Lifted):
     """
 
     __slots__ = ("index", "tape")
+
+    # arithmetic operators: generated from the rule table (see fastpaths)
+    __add__, __radd__ = fastpaths.operator_pair(ADD, SNIPPETS)
+    __sub__, __rsub__ = fastpaths.operator_pair(SUB, SNIPPETS)
+    __mul__, __rmul__ = fastpaths.operator_pair(MUL, SNIPPETS)
+    __truediv__, __rtruediv__ = fastpaths.operator_pair(TRUEDIV, SNIPPETS)
+    __pow__, __rpow__ = fastpaths.operator_pair(POW, SNIPPETS)
 
     tape: Tape
     index: int
@@ -416,13 +477,17 @@ class Var(Lifted):
     def _general(cls, rule: General, args: tuple[Any, ...], params: tuple[Any, ...], level: int) -> Var:
         tape = next(a.tape for a in args if type(a) is cls and a.level == level)
         primals = tuple(a.primal if type(a) is cls and a.level == level else a for a in args)
-        y = apply_general(rule, primals, params)
+        if rule.fwd is not None and not any(isinstance(p, Lifted) for p in primals):
+            y, residuals = rule.fwd(*primals, *params)  # the value and what the transposes need, in one call
+            kept: Any = Saved(y, residuals)
+        else:
+            y = kept = apply_general(rule, primals, params)
         out = tape._new_var(y)
         active = tuple(
             i for i, a in enumerate(args) if type(a) is cls and a.level == level and i not in rule.nondiff_args
         )
         ins = tuple(args[i].index for i in active)
-        tape.entries.append(GeneralStep(out.index, ins, rule, active, y, primals, params))  # type: ignore[union-attr]
+        tape.entries.append(GeneralStep(out.index, ins, rule, active, kept, primals, params))  # type: ignore[union-attr]
         return out
 
 
@@ -430,48 +495,6 @@ _new_var = object.__new__
 _GETITEM_T = GETITEM.T
 
 
-#: What reverse mode does with a value and its partials on the fast path (see fastpaths).
-SNIPPETS = fastpaths.ModeSnippets(
-    cls=Var,
-    unary=(
-        "tape = x.tape\n"
-        "entries = tape.entries\n"
-        "if entries is not None:\n"
-        "    r = new(Var)\n"
-        "    r.primal = y\n"
-        "    r.level = x.level\n"
-        "    r.tape = tape\n"
-        "    r.index = index = tape.size\n"
-        "    tape.size = index + 1\n"
-        "    e = new(ScalarStep1)\n"
-        "    e.out = index\n"
-        "    e.x = x.index\n"
-        "    e.dx = d\n"
-        "    entries.append(e)\n"
-        "    return r\n"
-    ),
-    binary=(
-        "tape = a.tape\n"
-        "entries = tape.entries\n"
-        "if entries is not None:\n"
-        "    r = new(Var)\n"
-        "    r.primal = y\n"
-        "    r.level = a.level\n"
-        "    r.tape = tape\n"
-        "    r.index = index = tape.size\n"
-        "    tape.size = index + 1\n"
-        "    e = new(ScalarStep2)\n"
-        "    e.out = index\n"
-        "    e.x = a.index\n"
-        "    e.dx = d0\n"
-        "    e.y = b.index\n"
-        "    e.dy = d1\n"
-        "    entries.append(e)\n"
-        "    return r\n"
-    ),
-    same_level="b.tape is a.tape",
-    namespace={"ScalarStep1": ScalarStep1, "ScalarStep2": ScalarStep2},
-)
-fastpaths.install_operators(SNIPPETS, OPERATOR_METHODS)
+SNIPPETS.bind(Var)
 fastpaths.register_mode(SNIPPETS)
 register_lifted_type(Var)

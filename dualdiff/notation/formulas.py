@@ -333,7 +333,7 @@ def latex_call(rule: Rule, syms: Sequence[Sym]) -> str:
     if latex is not None:  # a function name: \sin
         return rf"{latex}\left({', '.join(t)}\right)"
     if _CALL_FORM.fullmatch(rule.template):
-        return rf"\operatorname{{{name}}}\left({', '.join(t)}\right)"
+        return rf"\operatorname{{{tex_escape(name)}}}\left({', '.join(t)}\right)"
     return fill_template(rule.template, t, [s.tprec for s in syms], True)
 
 
@@ -544,7 +544,9 @@ def param_text(rule: Rule, params: tuple[Any, ...], ndim: int | None = None) -> 
         return ", ".join(shown)
     if rule.name == "cumsum" and len(params) == 1:
         return f"axis={params[0]}"
-    return ", ".join(param_value(p) for p in params)
+    # parameters that are bookkeeping, not mathematics (a custom function's call
+    # structure), say so with ``shown = False``
+    return ", ".join(param_value(p) for p in params if getattr(p, "shown", True))
 
 
 def operation_text(rule: Rule, operands: Sequence[Sym], params: tuple[Any, ...], ndim: int | None) -> tuple[str, str]:

@@ -7,6 +7,7 @@ compiled derivatives and sparsity detection. Imports point down only
 
 from __future__ import annotations
 
+from .linear import record_linear, transpose_linear
 from .program import ArrayOutput, Atom, Aval, Const, Equation, Guard, Program, apply_equation, aval_of
 from .tracer import Tracer, record, wengert
 
@@ -22,5 +23,7 @@ __all__ = [
     "apply_equation",
     "aval_of",
     "record",
+    "record_linear",
+    "transpose_linear",
     "wengert",
 ]

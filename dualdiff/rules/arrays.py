@@ -75,6 +75,7 @@ def _general(
     transposes: Any,
     joint_map: Map | None = None,
     nondiff_args: tuple[int, ...] = (),
+    linear_in: Any = (),
 ) -> General:
     return register(  # type: ignore[return-value]
         General(
@@ -86,6 +87,7 @@ def _general(
             transposes=transposes,
             joint_map=joint_map,
             nondiff_args=nondiff_args,
+            linear_in=linear_in,
         )
     )
 
@@ -261,6 +263,7 @@ MATMUL = _general(
         lambda t, nbatch, y, args, params: bmm(args[0], t, 0, nbatch),
     ),
     transposes=(_matmul_t0, _matmul_t1),
+    linear_in="each",
 )
 
 
@@ -312,6 +315,7 @@ TENSORDOT = _general(
         lambda t, nbatch, y, args, params: np.tensordot(args[0], t, params),
     ),
     transposes=(_tensordot_t0, _tensordot_t1),
+    linear_in="each",
 )
 
 
@@ -363,6 +367,7 @@ EINSUM = _general(
     fn=_einsum_fn,
     linear_maps=PerArgument(_einsum_f),
     transposes=PerArgument(_einsum_t),
+    linear_in="each",
 )
 
 
@@ -404,6 +409,7 @@ WHERE = _general(
     transposes=PerArgument(_where_t),
     joint_map=_where_joint,
     nondiff_args=(0,),
+    linear_in=(1, 2),
 )
 
 
@@ -436,6 +442,7 @@ CONCATENATE = _general(
     ),
     transposes=PerArgument(_concat_t),
     joint_map=_concat_joint,
+    linear_in="all",
 )
 
 
@@ -598,6 +605,7 @@ SOLVE = _general(
         _solve_t0,
         lambda g, nbatch, y, args, params: sum_to_shape(_solve_gb(g, nbatch, *args), np.shape(args[1]), nbatch),
     ),
+    linear_in=(1,),
 )
 
 

@@ -11,7 +11,7 @@ Policy at non-differentiable points (the same in every mode): the derivative
 is the midpoint of the one-sided derivatives. So ``abs'(0) = 0``,
 ``relu'(0) = 1/2``, ``maximum``/``minimum`` split a tie 1/2 and 1/2, and the
 piecewise-constant functions (sign, floor, ceil, round) have derivative 0
-everywhere. Where one side is infinite the limit is returned:
+everywhere, as ``stop_gradient`` (the identity) has by definition. Where one side is infinite the limit is returned:
 ``sqrt'(0) = cbrt'(0) = inf``. ``hypot`` and ``arctan2`` at the origin have
 zero partials (``hypot(x, 0)`` is ``abs(x)``). ``x ** y`` has ``d/dy = 0`` at
 ``x = 0`` (the limit of ``x**y * log(x)``).
@@ -51,8 +51,11 @@ def elementwise(
     ufunc: Any = None,
     latex: str | None = None,
     op_class: str = "nlops",
+    linear_in: Any = (),
+    evaluate: Any = None,
 ) -> Elementwise:
-    """Define and register a built-in elementwise rule (its value comes from each namespace's ``name``)."""
+    """Define and register a built-in elementwise rule (its value comes from each namespace's ``name``,
+    unless ``evaluate`` says otherwise)."""
     n = len(signs) if signs else len(partials)
     rule = Elementwise(
         name,
@@ -66,6 +69,8 @@ def elementwise(
         ufunc=ufunc,
         latex=latex,
         op_class=op_class,
+        linear_in=linear_in,
+        evaluate=evaluate,
     )
     register(rule)
     return rule
@@ -76,11 +81,19 @@ def _zero(m: Any, y: Any, *args: Any) -> Any:
 
 
 # --- arithmetic -----------------------------------------------------------
-ADD = elementwise("add", "{0} + {1}", signs=(1, 1), ufunc=np.add, op_class="adds")
-SUB = elementwise("sub", "{0} - {1}", signs=(1, -1), ufunc=np.subtract, op_class="adds")
-NEG = elementwise("neg", "-{0}", signs=(-1,), ufunc=np.negative, op_class="adds")
-POS = elementwise("pos", "+{0}", signs=(1,), ufunc=np.positive, op_class="none")
-MUL = elementwise("mul", "{0} * {1}", lambda m, y, a, b: b, lambda m, y, a, b: a, ufunc=np.multiply, op_class="mults")
+ADD = elementwise("add", "{0} + {1}", signs=(1, 1), ufunc=np.add, op_class="adds", linear_in="all")
+SUB = elementwise("sub", "{0} - {1}", signs=(1, -1), ufunc=np.subtract, op_class="adds", linear_in="all")
+NEG = elementwise("neg", "-{0}", signs=(-1,), ufunc=np.negative, op_class="adds", linear_in="all")
+POS = elementwise("pos", "+{0}", signs=(1,), ufunc=np.positive, op_class="none", linear_in="all")
+MUL = elementwise(
+    "mul",
+    "{0} * {1}",
+    lambda m, y, a, b: b,
+    lambda m, y, a, b: a,
+    ufunc=np.multiply,
+    op_class="mults",
+    linear_in="each",
+)
 TRUEDIV = elementwise(
     "truediv",
     "{0} / {1}",
@@ -88,6 +101,7 @@ TRUEDIV = elementwise(
     lambda m, y, a, b: -y / b,
     ufunc=np.true_divide,
     op_class="mults",
+    linear_in=(0,),
 )
 # dpow(a, b) = b * a**(b - 1), exactly 0 where b == 0: so integral powers
 # differentiate like polynomials at a = 0, to every order (x**2 -> 2 x**1 -> 2 x**0 -> 0)
@@ -209,3 +223,17 @@ SIGN = elementwise("sign", "sign({0})", _zero, piecewise_constant=True, ufunc=np
 FLOOR = elementwise("floor", "floor({0})", _zero, piecewise_constant=True, ufunc=np.floor, holomorphic=False)
 CEIL = elementwise("ceil", "ceil({0})", _zero, piecewise_constant=True, ufunc=np.ceil, holomorphic=False)
 ROUND = elementwise("round", "round({0})", _zero, piecewise_constant=True, ufunc=np.rint, holomorphic=False)
+
+# --- no derivative at all ---------------------------------------------------
+# The identity with derivative zero: a value a derivative must not see through
+# (JAX's stop_gradient). Linear (the zero map), so recorded linear maps may use it.
+STOP_GRADIENT = elementwise(
+    "stop_gradient",
+    "stop_gradient({0})",
+    _zero,
+    piecewise_constant=True,
+    evaluate={"float": lambda x: x, "complex": lambda x: x, "mpmath": lambda x: x, "numpy": lambda x: x},
+    op_class="none",
+    linear_in="all",
+    latex=r"\operatorname{stop\_gradient}",
+)

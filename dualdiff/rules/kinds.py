@@ -22,16 +22,19 @@ Every piece of metadata about a primitive lives on its rule object (how a
 trace prints it, its LaTeX name, its arithmetic class for the cost model,
 whether it is holomorphic, its implementation per number type). Modules that
 keep caches derived from the table (the NumPy ufunc map, the math namespace
-of nested levels, the generated fast paths, ``dd.sin`` and friends) subscribe
-with :func:`on_register`, so a rule added at any time through
-:func:`register` is picked up everywhere, at the speed of a built-in one.
+of nested levels, the generated fast paths, ``dd.sin`` and friends, the cost
+model's per-rule caches) subscribe with :func:`on_register`, so a rule added
+at any time through :func:`register` is picked up everywhere, at the speed of
+a built-in one; one that is replaced or unregistered is dropped everywhere.
+:mod:`dualdiff.rules.extend` builds and checks rules for users.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .backends import BACKENDS, Backend
 
@@ -61,7 +64,10 @@ class Elementwise(Rule):
     multiply them by one.
 
     ``evaluate(m, *args)`` computes the value in namespace ``m``; by default
-    the namespace's function of the rule's name (``m.sin``).
+    the namespace's function of the rule's name (``m.sin``). It may also be a
+    mapping from namespace names (``"float"``, ``"complex"``, ``"mpmath"``,
+    ``"numpy"``) to functions of the arguments alone: those are called
+    directly, as fast as a built-in namespace function.
     """
 
     partials: tuple[Partial, ...] = ()
@@ -81,8 +87,14 @@ class Elementwise(Rule):
     #: (add, sub, neg), "mults" (mul, truediv, square, reciprocal), "none"
     #: (pos) or "nlops" (every other function).
     op_class: str = "nlops"
-    #: How to compute the value in a namespace: ``evaluate(m, *args)``.
-    evaluate: Callable[..., Any] | None = None
+    #: How to compute the value in a namespace: ``evaluate(m, *args)``, or a
+    #: mapping ``{namespace name: fn(*args)}``.
+    evaluate: Callable[..., Any] | Mapping[str, Callable[..., Any]] | None = None
+    #: The arguments in which the rule is linear, for transposing a recorded
+    #: linear map (a JVP rule): ``"all"`` (jointly linear: add, sub, neg),
+    #: ``"each"`` (linear in any one argument while the others are constant:
+    #: mul), a tuple of argument positions (truediv: ``(0,)``), or ``()``.
+    linear_in: Any = ()
     #: Per-backend implementation, indexed by ``Backend.slot`` (filled by register).
     impl: list[Callable[..., Any]] = field(default_factory=list)
     #: ``impl[FLOAT.slot]``, ``partials[0]`` and ``partials[1]`` (or None), for fast paths.
@@ -97,8 +109,13 @@ class Elementwise(Rule):
             if fn is None:
                 raise TypeError(f"{self.name} has no implementation for {m.name} values")
             return fn
-        evaluate = self.evaluate
-        return lambda *args: evaluate(m, *args)
+        if isinstance(self.evaluate, Mapping):
+            fn = self.evaluate.get(m.name)
+            if fn is None:
+                given = ", ".join(sorted(self.evaluate)) or "none"
+                raise TypeError(f"{self.name} has no implementation for {m.name} values (it has: {given})")
+            return fn
+        return functools.partial(self.evaluate, m)  # a C-level wrapper: no extra Python frame per call
 
 
 @dataclass(eq=False, repr=False)
@@ -166,6 +183,21 @@ class General(Rule):
     linear maps in one step (``ts[i]`` is None for a constant argument);
     forward mode uses it so that, e.g., ``where`` or ``concatenate`` builds
     its output tangent in one pass instead of adding per-argument pieces.
+    ``joint_transpose(g, nbatch, y, args, params, active)``, when given,
+    returns the cotangents of the argument positions ``active`` (a list) in
+    one call; reverse mode then uses it instead of the separate transposes.
+
+    ``fwd(*args, *params) -> (y, residuals)``, when given, computes the value
+    together with what the derivative maps need (a custom VJP's residuals).
+    The modes call it instead of ``fn`` when every argument is a plain value,
+    and then pass :class:`Saved` ``(y, residuals)`` to the maps in place of
+    ``y``; otherwise (nested levels) the maps receive ``y`` and recompute what
+    they need from ``args``.
+
+    ``linear_in`` says where the rule is linear (see
+    :attr:`Elementwise.linear_in`): ``"each"`` for products (matmul,
+    tensordot, einsum), ``"all"`` for concatenate, ``(1, 2)`` for where,
+    ``(1,)`` for solve. Transposing a recorded linear map reads it.
     """
 
     fn: Callable[..., Any] = None  # type: ignore[assignment]
@@ -173,6 +205,20 @@ class General(Rule):
     transposes: Any = ()
     joint_map: Callable[..., Any] | None = None
     nondiff_args: tuple[int, ...] = ()
+    joint_transpose: Callable[..., Any] | None = None
+    fwd: Callable[..., Any] | None = None
+    linear_in: Any = ()
+
+
+class Saved(NamedTuple):
+    """A General rule's value with the residuals its ``fwd`` kept for the derivative maps.
+
+    >>> Saved(2.0, ("z",)).value
+    2.0
+    """
+
+    value: Any
+    residuals: Any
 
 
 @dataclass(eq=False, repr=False)
@@ -216,6 +262,8 @@ def register(rule: Rule, replace: bool = False) -> Rule:
         raise ValueError(f"a rule named {rule.name!r} exists already; pass replace=True to replace it")
     if isinstance(rule, Elementwise):
         _fill_implementations(rule)
+    if rule.name in TABLE:  # replaced (or registered again): subscribers first drop what they derived
+        unregister(rule.name)
     TABLE[rule.name] = rule
     for listener in _LISTENERS:
         listener(rule)
@@ -223,9 +271,16 @@ def register(rule: Rule, replace: bool = False) -> Rule:
 
 
 def unregister(name: str) -> None:
-    """Remove a rule from the table (its subscribers drop what they derived from it)."""
+    """Remove a rule from the table (its subscribers drop what they derived from it).
+
+    >>> unregister("no_such_rule")
+    Traceback (most recent call last):
+    ...
+    KeyError: "no rule named 'no_such_rule' is registered"
+    """
+    if name not in TABLE:
+        raise KeyError(f"no rule named {name!r} is registered")
     rule = TABLE.pop(name)
-    rule._unregistered = True  # type: ignore[attr-defined]
     for listener in _LISTENERS:
         listener(rule)
 

@@ -7,7 +7,12 @@ layer (:mod:`dualdiff.cost.choice`), which owns the choice of mode.
 
 from __future__ import annotations
 
+from .check import check_grads
+from .chunked import SparseJacobian  # also installs the sparse and executor Jacobians
+from .coloring import Coloring, coloring
 from .common import DEFAULT_CHUNK, default_chunk
+from .custom import custom_jvp, custom_vjp, stop_gradient
+from .executors import JacobianTaskError, ShippingError
 from .forward import derivative, jacfwd, jvp
 from .mixed import hessian, hvp
 from .reverse import Pullback, grad, jacrev, value_and_grad, vjp
@@ -15,7 +20,15 @@ from .taylor import derivatives, taylor
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "Coloring",
+    "JacobianTaskError",
     "Pullback",
+    "ShippingError",
+    "SparseJacobian",
+    "check_grads",
+    "coloring",
+    "custom_jvp",
+    "custom_vjp",
     "default_chunk",
     "derivative",
     "derivatives",
@@ -25,6 +38,7 @@ __all__ = [
     "jacfwd",
     "jacrev",
     "jvp",
+    "stop_gradient",
     "taylor",
     "value_and_grad",
     "vjp",

@@ -83,3 +83,22 @@ def basis_chunks(x: Any, chunk: int) -> Any:
 def is_lifted(v: Any) -> bool:
     """True for a Dual, tape variable or other lifted value."""
     return isinstance(v, LiftedBase)
+
+
+#: The builder of Jacobians that go by chunks of seeds (sparse, or on an executor), registered by
+#: :mod:`.chunked`: it builds on forward and reverse mode, so they reach it through here.
+_CHUNKED: list[Callable[..., Any]] = []
+
+
+def register_chunked(builder: Callable[..., Any]) -> None:
+    """Install ``builder(f, mode, chunk, sparsity, executor, progress)`` (done by :mod:`.chunked`)."""
+    _CHUNKED[:] = [builder]
+
+
+def chunked_jacobian(
+    f: Function, mode: str, chunk: int | None, sparsity: Any, executor: Any, progress: bool | None
+) -> Function:
+    """The Jacobian function of ``jacfwd``/``jacrev`` given ``sparsity=`` or ``executor=``."""
+    if not _CHUNKED:  # pragma: no cover - dualdiff.transforms imports chunked
+        raise RuntimeError("dualdiff.transforms.chunked was not imported")
+    return _CHUNKED[0](f, mode, chunk, sparsity, executor, progress)  # type: ignore[no-any-return]

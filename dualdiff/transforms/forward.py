@@ -16,7 +16,9 @@ from ..modes.core import LiftedBase, new_level
 from ..modes.dual import Dual
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
 from ..rules.backends import backend_of
-from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, zeros
+from .common import Function, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, zeros
+from .executors import check_executor
+from .progress import check_progress, tracked
 
 
 def _push_forward(f: Function, x: Any, tangents: list[Any], batch: tuple[int, ...]) -> tuple[Any, list[Any], Any]:
@@ -113,12 +115,28 @@ def _jacobian_tree(out: Any, x: Any, columns: list[Any]) -> Any:
     return per_out
 
 
-def jacfwd(f: Function, chunk: int | None = None) -> Function:
+def jacfwd(
+    f: Function,
+    chunk: int | None = None,
+    *,
+    sparsity: Any = None,
+    executor: Any = None,
+    progress: bool | None = None,
+) -> Function:
     """The Jacobian of ``f`` by forward mode: shape ``y.shape + x.shape``.
 
     Costs ``ceil(n / chunk)`` evaluations of f, each pushing ``chunk``
     directions at once (default: all n, up to 1024 a pass, fewer when n is
     so large that the tangents would pass 64 MiB; see :func:`default_chunk`).
+
+    ``sparsity``: a pattern (scipy.sparse, or a 2-D array of the flattened
+    output x flattened input) or ``"auto"`` (detected from f's program,
+    :func:`dualdiff.jacobian_sparsity`): the columns are colored and one
+    direction carries each color; the result is a ``scipy.sparse`` CSR
+    array of shape (m, n). ``executor``: any ``concurrent.futures.Executor``
+    (threads, processes, dask.distributed's ``client.get_executor()``); each
+    pass becomes a task (see :mod:`dualdiff.transforms.executors`).
+    ``progress``: a bar on stderr (None: only for long Jacobians).
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacfwd(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -127,6 +145,10 @@ def jacfwd(f: Function, chunk: int | None = None) -> Function:
     """
     check_f(f, "jacfwd")
     check_chunk(chunk)
+    check_executor(executor)
+    check_progress(progress)
+    if sparsity is not None or executor is not None:
+        return chunked_jacobian(f, "forward", chunk, sparsity, executor, progress)
 
     def jac(x: Any) -> Any:
         x = check_input("x", x)
@@ -134,7 +156,7 @@ def jacfwd(f: Function, chunk: int | None = None) -> Function:
         k = min(chunk or default_chunk(n), max(n, 1))
         cols: list[list[Any]] | None = None
         out = None
-        for s, e, seeds in basis_chunks(x, k):
+        for s, e, seeds in tracked(basis_chunks(x, k), -(-n // k), "jacfwd", progress):
             _, ts, out = _push_forward(f, x, seeds, () if k == 1 else (e - s,))
             if cols is None:
                 cols = [[] for _ in ts]

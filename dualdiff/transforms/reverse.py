@@ -13,7 +13,9 @@ import numpy as np
 
 from ..modes.tape import Tape, Var
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
-from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, seed_dtype, zeros
+from .common import Function, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, seed_dtype, zeros
+from .executors import check_executor
+from .progress import check_progress, tracked
 
 
 class Pullback:
@@ -121,11 +123,24 @@ def grad(f: Function) -> Function:
     return g
 
 
-def jacrev(f: Function, chunk: int | None = None) -> Function:
+def jacrev(
+    f: Function,
+    chunk: int | None = None,
+    *,
+    sparsity: Any = None,
+    executor: Any = None,
+    progress: bool | None = None,
+) -> Function:
     """The Jacobian of ``f`` by reverse mode: shape ``y.shape + x.shape``.
 
     One recording of f, then ``ceil(m / chunk)`` backward sweeps for m
     outputs, each carrying ``chunk`` cotangents at once.
+
+    ``sparsity``: a pattern or ``"auto"``: the rows are colored and one
+    cotangent carries each color; the result is a ``scipy.sparse`` CSR array
+    of shape (m, n). ``executor``: any ``concurrent.futures.Executor``; each
+    sweep becomes a task, which records f for itself. ``progress``: a bar on
+    stderr (None: only for long Jacobians). See :func:`dualdiff.jacfwd`.
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
@@ -134,6 +149,10 @@ def jacrev(f: Function, chunk: int | None = None) -> Function:
     """
     check_f(f, "jacrev")
     check_chunk(chunk)
+    check_executor(executor)
+    check_progress(progress)
+    if sparsity is not None or executor is not None:
+        return chunked_jacobian(f, "reverse", chunk, sparsity, executor, progress)
 
     def jac(x: Any) -> Any:
         y, pullback = vjp(f, x)
@@ -141,7 +160,7 @@ def jacrev(f: Function, chunk: int | None = None) -> Function:
         k = min(chunk or default_chunk(m), max(m, 1))
         n_sweeps = math.ceil(m / k)
         rows: list[list[Any]] = [[] for _ in leaves(x)]
-        for i, (_, _, seeds) in enumerate(basis_chunks(y, k)):
+        for i, (_, _, seeds) in enumerate(tracked(basis_chunks(y, k), n_sweeps, "jacrev", progress)):
             last = i == n_sweeps - 1
             x_bar = pullback._sweep(seeds, 0 if k == 1 else 1, retain_graph=not last)
             for r, g in zip(rows, leaves(x_bar)):
