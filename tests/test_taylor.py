@@ -34,7 +34,7 @@ from reference import (
 
 import dualdiff as dd
 from dualdiff.modes import taylor as taylor_mode
-from dualdiff.modes.core import apply1, apply_general
+from dualdiff.modes.core import apply_general
 from dualdiff.modes.functions import FUNCTIONS
 from dualdiff.modes.taylor_kernels import KERNELS
 from dualdiff.rules import TABLE, Elementwise
@@ -103,6 +103,8 @@ def reference_coefficients(name: str, point: Sequence[Any], direction: Sequence[
     ref = REFERENCES[name]
     pt = [mpmath.mpmathify(p) for p in point]
     dv = [mpmath.mpmathify(0 if v is None else v) for v in direction]
+    if ref.zero_derivative:  # stop_gradient: the value, and no derivative by definition
+        return [mpmath.mpmathify(ref.fn(*pt))] + [mpmath.mpf(0)] * n
     return mpmath.taylor(lambda t: ref.fn(*[p + t * v for p, v in zip(pt, dv)]), 0, n)
 
 
@@ -316,29 +318,19 @@ def test_everything_generic_agrees_with_the_special_cases(monkeypatch):
 
 def test_a_rule_registered_later_works_in_taylor_mode():
     """A user rule gets Taylor coefficients from its partials: one that needs y, one that does not."""
-    myexp = register(
-        Elementwise("myexp_t14", 1, "myexp({0})", partials=(lambda m, y, x: y,), evaluate=lambda m, x: m.exp(x))
-    )
-    myatan = register(
-        Elementwise(
-            "myatan_t14",
-            1,
-            "myatan({0})",
-            partials=(lambda m, y, x: 1 / (1 + x * x),),
-            evaluate=lambda m, x: m.arctan(x),
-        )
-    )
+    myexp = dd.defelementwise("myexp_t14", lambda m, x: m.exp(x), partials=[lambda m, y, x: y])
+    myatan = dd.defelementwise("myatan_t14", lambda m, x: m.arctan(x), partials=[lambda m, y, x: 1 / (1 + x * x)])
     try:
-        e = dd.taylor(lambda x: apply1(myexp, x), 0.3, 0.7, order=ORDER)
-        a = dd.taylor(lambda x: apply1(myatan, x), 0.3, 0.7, order=ORDER)
+        e = dd.taylor(myexp, 0.3, 0.7, order=ORDER)
+        a = dd.taylor(myatan, 0.3, 0.7, order=ORDER)
         with precision(30):
             want_e = mpmath.taylor(lambda t: mpmath.exp(mpmath.mpf(0.3) + t * mpmath.mpf(0.7)), 0, ORDER + 1)
             want_a = mpmath.taylor(lambda t: mpmath.atan(mpmath.mpf(0.3) + t * mpmath.mpf(0.7)), 0, ORDER + 1)
             assert_coefficients(e, want_e, RTOL, "myexp")
             assert_coefficients(a, want_a, RTOL, "myatan")
     finally:
-        unregister("myexp_t14")
-        unregister("myatan_t14")
+        dd.unregister_rule("myexp_t14")
+        dd.unregister_rule("myatan_t14")
 
 
 # --------------------------------------------------------------------------
@@ -705,3 +697,13 @@ def test_cli_taylor_errors(capsys, argv):
     code = main(["table", "x*x", "--at", "x=1", *argv])
     _, err = capsys.readouterr()
     assert code == 2 and "taylor" in err
+
+
+def test_nested_derivatives_of_a_varying_exponent_at_zero():
+    """d^2/dt^2 (a + t)^t at t = 0: the exponent's value is 0 there but it varies (generic dpow)."""
+    for a in (1.0, 3.0):
+        g = lambda t, a=a: (a + t) ** t
+        with precision(30):
+            want = mpmath.diff(lambda t: (a + t) ** t, 0, 2)
+        assert nested(g, 2)(0.0) == pytest.approx(float(want), rel=1e-13)
+        assert 2 * dd.taylor(g, 0.0, order=2)[2] == pytest.approx(float(want), rel=1e-13)

@@ -58,15 +58,47 @@ import mpmath
 import numpy as np
 
 from ..rules.backends import COMPLEX, FLOAT, GENERIC, MP, NUMPY, Backend, backend_for, backend_of
+from ..rules.elementwise import ADD, MUL, POW, SUB, TRUEDIV
 from ..rules.evaluate import FLOAT_ERRORS, evaluate, local
 from ..rules.kinds import Elementwise, General, Linear
 from . import series as sr
 from .core import apply2, apply_general, apply_linear, new_level, register_lifted_type, strip_all
-from .lifted import OPERATOR_METHODS, Lifted
+from .lifted import Lifted
 from .taylor_general import FORMULAS as GENERAL_FORMULAS
 from .taylor_kernels import KERNELS
 
 __all__ = ["KERNELS", "Taylor", "generic_series"]
+
+
+def _operator(rule: Elementwise, reflected: bool) -> Any:
+    """``Taylor.__mul__`` (``__rmul__``, ...): Python-float operands go straight to the rule's recurrence."""
+
+    def method(self: Taylor, other: Any) -> Any:
+        s = self.series
+        x0 = s[0]
+        if type(x0) is float:
+            tp = type(other)
+            ys = None
+            if tp is float or tp is int:
+                if reflected:
+                    ys = _float_step(rule, [other, x0], [None, s])
+                else:
+                    ys = _float_step(rule, [x0, other], [s, None])
+            elif tp is Taylor and other.level == self.level and not reflected:
+                t = other.series
+                if type(t[0]) is float and len(t) == len(s):
+                    ys = _float_step(rule, [x0, t[0]], [s, t])
+            if ys is not None:
+                return Taylor._new(ys, self.level)
+        return apply2(rule, other, self) if reflected else apply2(rule, self, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{rule.name}__"
+    return method
+
+
+def _operator_pair(rule: Elementwise) -> tuple[Any, Any]:
+    """``(__mul__, __rmul__)`` and friends, for the class body."""
+    return _operator(rule, False), _operator(rule, True)
 
 
 class Taylor(Lifted):
@@ -91,6 +123,13 @@ class Taylor(Lifted):
     __slots__ = ("series",)
 
     series: list[Any]
+
+    # arithmetic operators: Python-float operands go straight to the rule's recurrence
+    __add__, __radd__ = _operator_pair(ADD)
+    __sub__, __rsub__ = _operator_pair(SUB)
+    __mul__, __rmul__ = _operator_pair(MUL)
+    __truediv__, __rtruediv__ = _operator_pair(TRUEDIV)
+    __pow__, __rpow__ = _operator_pair(POW)
 
     def __init__(self, primal: Any, coefficients: Sequence[Any] = ()) -> None:
         _check_number("primal", primal)
@@ -216,36 +255,6 @@ def _float_step(rule: Elementwise, args: list[Any], series: list[Any]) -> list[A
     except FLOAT_ERRORS:
         return None
 
-
-def _operator(rule: Elementwise, reflected: bool) -> Any:
-    """``Taylor.__mul__`` (``__rmul__``, ...): Python-float operands go straight to the rule's recurrence."""
-
-    def method(self: Taylor, other: Any) -> Any:
-        s = self.series
-        x0 = s[0]
-        if type(x0) is float:
-            tp = type(other)
-            ys = None
-            if tp is float or tp is int:
-                if reflected:
-                    ys = _float_step(rule, [other, x0], [None, s])
-                else:
-                    ys = _float_step(rule, [x0, other], [s, None])
-            elif tp is Taylor and other.level == self.level and not reflected:
-                t = other.series
-                if type(t[0]) is float and len(t) == len(s):
-                    ys = _float_step(rule, [x0, t[0]], [s, t])
-            if ys is not None:
-                return Taylor._new(ys, self.level)
-        return apply2(rule, other, self) if reflected else apply2(rule, self, other)
-
-    method.__name__ = f"__{'r' if reflected else ''}{rule.name}__"
-    return method
-
-
-for _rule, (_name, _rname) in OPERATOR_METHODS:
-    setattr(Taylor, _name, _operator(_rule, False))
-    setattr(Taylor, _rname, _operator(_rule, True))
 
 #: The level of Taylor numbers built by hand: above hand-built Duals (levels
 #: 0 and 1), below every level a transform takes later.
