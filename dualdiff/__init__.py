@@ -75,6 +75,7 @@ from .modes.functions import (
     trunc,
 )
 from .modes.tape import ReleasedTapeError, Tape, Var
+from .modes.taylor import Taylor
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
 from .program.sparsity import jacobian_sparsity
@@ -85,6 +86,7 @@ from .transforms import (
     custom_vjp,
     default_chunk,
     derivative,
+    derivatives,
     grad,
     hessian,
     hvp,
@@ -92,6 +94,7 @@ from .transforms import (
     jacrev,
     jvp,
     stop_gradient,
+    taylor,
     value_and_grad,
     vjp,
 )
@@ -110,6 +113,7 @@ __all__ = [
     "Program",
     "ReleasedTapeError",
     "Tape",
+    "Taylor",
     "Trace",
     "Var",
     "Weights",
@@ -136,6 +140,7 @@ __all__ = [
     "defgeneral",
     "deflinear",
     "derivative",
+    "derivatives",
     "erf",
     "erfc",
     "exp",
@@ -177,6 +182,7 @@ __all__ = [
     "stop_gradient",
     "tan",
     "tanh",
+    "taylor",
     "trace",
     "trunc",
     "unregister_numpy_function",

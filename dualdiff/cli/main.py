@@ -4,13 +4,16 @@
 
     dualdiff table "ln(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 --wrt x1
     dualdiff table "x*y + x" --at x=2 y=3 --reverse --format latex
+    dualdiff table "exp(-x**2)" --at x=0.5 --taylor 4
     dualdiff demo
     python -m dualdiff ...
 
 ``table`` prints the evaluation trace of a formula with its forward table
 (tangents for a unit seed on ``--wrt``) and its reverse table (adjoints for
 ``ȳ = --ybar``), one after the other; ``--forward`` or ``--reverse`` selects
-one. Formulas are read by the safe parser of :mod:`dualdiff.expr`.
+one, and ``--taylor D`` prints the Taylor table of order D instead (the
+coefficients of every variable along the seed, Taylor mode). Formulas are
+read by the safe parser of :mod:`dualdiff.expr`.
 
 Each subcommand is one ``register_<name>(subparsers)`` function that adds its
 parser and sets ``handler``; :data:`SUBCOMMANDS` lists them, so a new
@@ -76,6 +79,8 @@ FORMATS = ("text", "markdown", "latex", "csv")
 MAX_EXPR_CHARS = 2_000
 MAX_DPS = 1_000
 MAX_DIGITS = 1_000
+#: The highest Taylor order ``--taylor`` computes (the work grows with its square).
+MAX_TAYLOR = 100
 MAX_MAGNITUDE_BITS = 4096
 
 
@@ -123,6 +128,13 @@ def register_table(subparsers: Subparsers) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--forward", action="store_true", help="print the forward table only")
     which.add_argument("--reverse", action="store_true", help="print the reverse table only")
+    which.add_argument(
+        "--taylor",
+        type=int,
+        metavar="D",
+        help="print the Taylor table instead: the coefficients of t^1 ... t^D of every variable along a unit "
+        f"seed on --wrt (Taylor mode, order D, 1 to {MAX_TAYLOR})",
+    )
     p.add_argument(
         "--digits",
         type=int,
@@ -218,6 +230,8 @@ def run_table(args: argparse.Namespace, out: TextIO) -> int:
         raise CommandError(f"--digits must be from 1 to {MAX_DIGITS:,}, got {args.digits}")
     if len(args.expr) > MAX_EXPR_CHARS:
         raise CommandError(f"the formula has {len(args.expr):,} characters; at most {MAX_EXPR_CHARS:,} are allowed")
+    if args.taylor is not None and not 1 <= args.taylor <= MAX_TAYLOR:
+        raise CommandError(f"--taylor must be an order from 1 to {MAX_TAYLOR}, got {args.taylor}")
     old_dps = mpmath.mp.dps
     try:
         number, constants = _numbers(args.dps)
@@ -249,9 +263,11 @@ def run_table(args: argparse.Namespace, out: TextIO) -> int:
         try:
             tr = trace(f, tuple(point.values()), names=names)
             tables = []
-            if not args.reverse:
+            if args.taylor is not None:
+                tables.append(tr.taylor_table(wrt, order=args.taylor))
+            elif not args.reverse:
                 tables.append(tr.forward_table(wrt, formulas=not args.no_formulas))
-            if not args.forward:
+            if not args.forward and args.taylor is None:
                 tables.append(tr.reverse_table(y_bar, formulas=not args.no_formulas))
         except ValueTooLargeError as e:
             raise CommandError(f"{e} (evaluating {args.expr} at {at})") from None

@@ -87,6 +87,7 @@ from ..rules.backends import backend_for
 from ..rules.evaluate import local
 from ..rules.kinds import Elementwise, Linear, Nondiff, Rule
 from ..transforms.forward import jvp
+from ..transforms.taylor import taylor
 
 __all__ = ["Output", "Step", "Trace", "trace"]
 
@@ -335,6 +336,57 @@ class Trace:
         title = f"Reverse mode: adjoints of {self.f_name} at {self._at()} for {shown or 'no outputs'}, in sweep order"
         return Table(columns, rows, title=title, latex_cells=tex)
 
+    def taylor_table(self, v: Any = None, order: int = 2) -> Table:
+        """Taylor coefficients of every variable along the seed direction ``v`` (Taylor mode).
+
+        Row ``v_i`` shows the coefficients ``v_{i,0} … v_{i,d}`` of
+        ``v_i(t) = v_{i,0} + v_{i,1} t + … + v_{i,d} t^d``, the variable along
+        the line ``x + t v`` (the table of Griewank & Walther, ch. 13):
+        ``v_{i,1}`` is the tangent of :meth:`forward_table`, ``k! v_{i,k}`` the
+        k-th directional derivative. ``v`` is given as for :meth:`forward_table`.
+        The coefficients come from running the recorded program once on Taylor
+        numbers (:func:`dualdiff.taylor`).
+
+        >>> import dualdiff as dd
+        >>> t = dd.trace(lambda x: x ** 3, 2.0).taylor_table(order=3)
+        >>> print(t.to_text())
+        Taylor mode: coefficients of t^k in v_i(x + t ẋ) for f at x = 2, the seed ẋ = 1, order 3
+        variable  operation  value  t^1  t^2  t^3
+        --------  ---------  -----  ---  ---  ---
+        v_0       x              2    1    0    0
+        v_1       v_0 ** 3       8   12    6    1
+        y         v_1            8   12    6    1
+        """
+        seed = self._seed(v, "taylor_table")
+        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+            raise ValueError(f"taylor_table needs an order >= 1, got {order!r}")
+        d = int(order)
+        if self.n:
+            coefficients = taylor(self._run, tuple(leaves(self.x)), tuple(seed), order=d)
+        else:
+            coefficients = (tuple(s.value for s in self.steps),) + ((),) * d
+        rows, tex = self._base_rows()
+        for row, s in zip(rows, self.steps):
+            for k in range(1, d + 1):
+                row[f"t{k}"] = coefficients[k][s.index + self.n - 1]
+        for o in self.outputs:
+            r, t = self._output_row(o)
+            for k in range(1, d + 1):
+                if o.source[0] == "var":
+                    r[f"t{k}"] = coefficients[k][o.source[1] + self.n - 1]
+                else:
+                    r[f"t{k}"] = _zeros_like(o.value)
+            rows.append(r)
+            tex.append(t)
+        columns = _COLUMNS + [Column(f"t{k}", f"t^{k}", f"$t^{{{k}}}$", kind="number") for k in range(1, d + 1)]
+        seeds = ", ".join(f"{marked(n, DOT)} = {format_value(s)}" for n, s in zip(self.names, seed))
+        dots = " ".join(marked(n, DOT) for n in self.names) if self.n == 1 else "ẋ"
+        title = (
+            f"Taylor mode: coefficients of t^k in v_i(x + t {dots}) for {self.f_name} at {self._at()}, "
+            f"the seed {seeds}, order {d}"
+        )
+        return Table(columns, rows, title=title, latex_cells=tex)
+
     def _adjoints(self, bars: list[Any]) -> list[Any]:
         """Every variable's adjoint (inputs first), from one backward sweep of the program run on a tape.
 
@@ -359,13 +411,13 @@ class Trace:
         return out
 
     # -- seeds -----------------------------------------------------------
-    def _seed(self, v: Any) -> list[Any]:
+    def _seed(self, v: Any, who: str = "forward_table") -> list[Any]:
         xl = leaves(self.x)
         if v is None:
             if len(xl) == 1 and np.ndim(xl[0]) == 0:
                 return [1.0]
             raise ValueError(
-                f"forward_table needs a seed direction v for {len(xl)} input(s) {', '.join(self.names)}: "
+                f"{who} needs a seed direction v for {len(xl)} input(s) {', '.join(self.names)}: "
                 "v shaped like x, an input's name, or a dict {name: tangent}"
             )
         if isinstance(v, str):

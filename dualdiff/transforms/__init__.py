@@ -16,6 +16,7 @@ from .executors import JacobianTaskError, ShippingError
 from .forward import derivative, jacfwd, jvp
 from .mixed import hessian, hvp
 from .reverse import Pullback, grad, jacrev, value_and_grad, vjp
+from .taylor import derivatives, taylor
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -30,6 +31,7 @@ __all__ = [
     "custom_vjp",
     "default_chunk",
     "derivative",
+    "derivatives",
     "grad",
     "hessian",
     "hvp",
@@ -37,6 +39,7 @@ __all__ = [
     "jacrev",
     "jvp",
     "stop_gradient",
+    "taylor",
     "value_and_grad",
     "vjp",
 ]
