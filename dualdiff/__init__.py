@@ -16,6 +16,7 @@ API, nothing else.
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .cost import CostReport, Weights, choose_mode, compare, jacobian
 from .errors import DomainError, GuardError, NoRuleError
 from .modes.dual import Dual
@@ -75,8 +76,6 @@ from .transforms import (
     value_and_grad,
     vjp,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Const",

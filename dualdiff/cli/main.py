@@ -41,7 +41,7 @@ from typing import Any, TextIO
 import mpmath
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import DomainError, NoRuleError
 from ..modes.functions import FUNCTIONS
 from ..notation.tabular import Column, Table, format_value
