@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..modes.tree import check_input, leaves, output_leaves
+from ..transforms.arguments import ArgNums, transformed
 from ..transforms.common import DEFAULT_CHUNK, Function, check_chunk, check_f
 from ..transforms.forward import jacfwd
 from ..transforms.reverse import jacrev
@@ -137,13 +138,17 @@ def explain_costs(c: Costs, weights: Weights = UNIT) -> ModeChoice:
     return ModeChoice(mode, reason, c.n, c.m, fwd, rev)
 
 
-def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Function:
+def jacobian(
+    f: Function, mode: Mode = "auto", chunk: int | None = None, *, argnums: ArgNums = 0, has_aux: bool = False
+) -> Callable[..., Any]:
     """The Jacobian of ``f``, by ``mode`` = "forward", "reverse" or "auto".
 
     "auto" takes the mode that :func:`choose_mode` finds cheaper under the
     cost model of :mod:`dualdiff.cost` (broadly: forward when there are
     fewer inputs n than outputs m, reverse otherwise), once per input
     structure (types and shapes of x's leaves): later calls reuse the choice.
+    ``argnums`` and ``has_aux`` work as in ``jax.jacobian``
+    (:mod:`dualdiff.transforms.arguments`).
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jacobian(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
@@ -165,7 +170,7 @@ def jacobian(f: Function, mode: Mode = "auto", chunk: int | None = None) -> Func
             picked[key] = choose_mode(f, x, chunk=chunk)
         return fwd(x) if picked[key] == "forward" else rev(x)
 
-    return jac
+    return transformed("jacobian", f, jac, lambda g: jacobian(g, mode, chunk), argnums, has_aux)
 
 
 def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False) -> Any:
