@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -22,7 +22,10 @@ from ..transforms.reverse import jacrev
 from .recording import Costs, chunk_for, mode_costs, record
 from .work import UNIT, Weights
 
+#: The ``mode`` of :func:`jacobian`.
 Mode = Literal["auto", "forward", "reverse"]
+#: A mode the cost model picks.
+Picked = Literal["forward", "reverse"]
 
 __all__ = ["ModeChoice", "choose", "choose_mode", "describe_forward", "describe_reverse", "explain_costs", "jacobian"]
 
@@ -41,7 +44,7 @@ class ModeChoice:
     ('reverse', True)
     """
 
-    mode: str
+    mode: Picked
     reason: str
     n: int
     m: int
@@ -123,6 +126,7 @@ def explain_costs(c: Costs, weights: Weights = UNIT) -> ModeChoice:
     how_f = describe_forward(c.passes, c.n, c.forward_chunk)
     how_r = describe_reverse(c.sweeps, c.m, c.reverse_chunk)
     shape = f"f maps R^{c.n:,} -> R^{c.m:,}"
+    mode: Picked
     if fwd == rev:
         mode = "forward" if c.n < c.m else "reverse"
         reason = f"{mode}: {shape}; both modes cost {fwd:,} element operations under the model, so by shape"
@@ -158,7 +162,7 @@ def jacobian(
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     fwd, rev = jacfwd(f, chunk), jacrev(f, chunk)
-    picked: dict[Any, str] = {}  # "auto": the mode chosen per input structure
+    picked: dict[Any, Picked] = {}  # "auto": the mode chosen per input structure
 
     def jac(x: Any) -> Any:
         if mode == "forward":
@@ -173,7 +177,11 @@ def jacobian(
     return transformed("jacobian", f, jac, lambda g: jacobian(g, mode, chunk), argnums, has_aux)
 
 
-def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False) -> Any:
+@overload
+def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: Literal[False] = False) -> Picked: ...
+@overload
+def choose_mode(f: Function, x: Any, chunk: int | None = None, *, explain: Literal[True]) -> ModeChoice: ...
+def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False) -> Picked | ModeChoice:
     """The mode ``jacobian(mode="auto")`` uses at ``x``: the cheaper one under the cost model.
 
     The model (:mod:`dualdiff.cost`) counts the element operations of the
