@@ -42,7 +42,8 @@ def test_no_machine_specific_paths():
 
 def test_the_pattern_finds_what_it_should():
     hits = [
-        bool(MACHINE_PATH.search(s)) for s in ["cd /work/main", "/root/.pyenv/x", "see /home/me/x", "$BENCH_VENV/bin"]
+        bool(MACHINE_PATH.search(s))
+        for s in ["cd /" + "work/main", "/" + "root/.pyenv/x", "see /" + "home/me/x", "$BENCH_VENV/bin"]
     ]
     assert hits == [True, True, True, False]
-    assert not MACHINE_PATH.search("https://example.org" + "/home/page")  # a URL's path is not a machine's
+    assert not MACHINE_PATH.search("https://example.org/" + "home/page")  # a URL's path is not a machine's
