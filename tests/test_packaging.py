@@ -112,15 +112,15 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("build")
     src = _copy_source(tmp / "src")
     dist = tmp / "dist"
-    code = (
-        "import sys; from setuptools import build_meta as b; "
-        "print(b.build_sdist(sys.argv[1])); print(b.build_wheel(sys.argv[1]))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(dist)], capture_output=True, text=True, cwd=src, env=_env(), timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    sdist_name, wheel_name = out.stdout.strip().splitlines()[-2:]
+    built = []
+    for hook in ("build_sdist", "build_wheel"):  # one process each: setuptools keeps state between the two
+        code = f"import sys; from setuptools import build_meta as b; print('BUILT', b.{hook}(sys.argv[1]))"
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(dist)], capture_output=True, text=True, cwd=src, env=_env(), timeout=300
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        built.append(re.search(r"^BUILT (\S+)$", out.stdout, re.M).group(1))
+    sdist_name, wheel_name = built
     return dist / sdist_name, dist / wheel_name
 
 

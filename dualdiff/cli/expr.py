@@ -39,11 +39,17 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..modes.core import apply1, apply2
+import mpmath
+
+from ..modes.core import apply1, apply2, strip_all
 from ..modes.functions import FUNCTIONS
 from ..rules.kinds import TABLE, Elementwise
 
-__all__ = ["Expression", "ExpressionError", "parse_expression"]
+__all__ = ["MAX_MAGNITUDE_BITS", "Expression", "ExpressionError", "parse_expression"]
+
+#: The largest binary exponent an mpmath operand may have (values up to about 10**30000):
+#: mpmath's cost grows with it (``9**9**9**9`` would run for hours), so the command refuses it.
+MAX_MAGNITUDE_BITS = 100_000
 
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow"}
 _UNARY = {ast.USub: "neg", ast.UAdd: "pos"}
@@ -181,6 +187,12 @@ class Expression:
         return results[0]
 
     def _compute(self, node: ast.expr, args: list[Any], env: Mapping[str, Any]) -> Any:
+        for a in args:
+            self._check_size(node, a, a)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            self._check_size(node, args[0], _grown(args[0], args[1]))
+        elif isinstance(node, ast.Call) and node.func.id in _GROWTH:  # type: ignore[attr-defined]
+            self._check_size(node, args[0], _GROWTH[node.func.id] * abs(strip_all(args[0])))  # type: ignore[attr-defined]
         if isinstance(node, ast.Constant):
             return node.value  # converted when parsed
         if isinstance(node, ast.Name):
@@ -194,6 +206,44 @@ class Expression:
         if isinstance(node, ast.Tuple):
             return tuple(args)
         raise AssertionError(f"unchecked node {type(node).__name__}")  # pragma: no cover
+
+    def _check_size(self, node: ast.expr, operand: Any, bits: Any) -> None:
+        """Refuse mpmath work on values beyond 2**MAX_MAGNITUDE_BITS (see :data:`MAX_MAGNITUDE_BITS`).
+
+        ``bits`` is the operand itself (its size is checked) or, for a power
+        or an exponential, an estimate of the binary exponent of the result.
+        """
+        if not isinstance(strip_all(operand), (mpmath.mpf, mpmath.mpc)):
+            return  # floats and complex overflow to inf at once, as IEEE 754 says
+        what = "an operand"
+        if bits is operand:
+            v = strip_all(operand)
+            if not mpmath.isfinite(v) or v == 0:
+                return
+            bits = mpmath.mag(v)
+        else:
+            what = "a result"
+        if bits > MAX_MAGNITUDE_BITS or bits < -MAX_MAGNITUDE_BITS:
+            seg, col = _where(self.source, node)
+            size = f"{int(bits):,}" if mpmath.isfinite(bits) else "inf"
+            raise ExpressionError(
+                f"{seg}: {what} of about 2**{size} is beyond the limit of 2**{MAX_MAGNITUDE_BITS:,} "
+                "(mpmath's work grows with the exponent)",
+                col,
+            )
+
+
+#: Binary exponent of f(y) per unit of |y|, for the functions that grow exponentially.
+_GROWTH = {"exp": 1.4427, "exp2": 1.0, "expm1": 1.4427, "sinh": 1.4427, "cosh": 1.4427}
+
+
+def _grown(x: Any, y: Any) -> Any:
+    """About the binary exponent of x**y: |y| * log2|x| (0 when x is 0 or 1)."""
+    base, power = strip_all(x), strip_all(y)
+    try:
+        return abs(power) * abs(mpmath.mag(base)) if base != 0 and mpmath.isfinite(base) else 0
+    except (TypeError, ValueError):  # an array or something mpmath does not size: leave it to the rules
+        return 0
 
 
 _RULES: dict[str, Elementwise] = {name: TABLE[name] for name in ("add", "sub", "mul", "truediv", "pow", "neg", "pos")}  # type: ignore[misc]
@@ -355,6 +405,9 @@ def _convert_constants(text: str, body: ast.expr, number: Callable[[str], Any]) 
         if isinstance(v, complex):
             continue
         literal = (ast.get_source_segment(text, node) or repr(v)).replace("_", "")
+        exponent = literal.lower().partition("e")[2]
+        if exponent.lstrip("+-").isdigit() and abs(int(exponent)) > MAX_MAGNITUDE_BITS // 3:
+            raise _fail(text, node, f"a constant beyond 10**{MAX_MAGNITUDE_BITS // 3:,} is not allowed")
         try:
             node.value = number(literal)
         except (ValueError, TypeError, OverflowError, ArithmeticError):

@@ -125,11 +125,15 @@ def _parse_point(items: Sequence[str], number: Callable[[str], Any], constants: 
     return point
 
 
+#: The most digits ``--dps`` accepts: beyond this mpmath's work per operation makes a table take minutes.
+MAX_DPS = 10_000
+
+
 def _numbers(dps: int | None) -> tuple[Callable[[str], Any], dict[str, Any]]:
     if dps is None:
         return float, {"pi": np.pi, "e": np.e}
-    if dps < 1:
-        raise CommandError(f"--dps must be a positive number of digits, got {dps}")
+    if not 1 <= dps <= MAX_DPS:
+        raise CommandError(f"--dps must be a number of digits from 1 to {MAX_DPS:,}, got {dps}")
     mpmath.mp.dps = dps
     return mpmath.mpf, {"pi": +mpmath.pi, "e": +mpmath.e}
 
@@ -183,6 +187,8 @@ def run_table(args: argparse.Namespace, out: TextIO) -> int:
                 tables.append(tr.reverse_table(y_bar, formulas=not args.no_formulas))
         except (DomainError, ArithmeticError, NoRuleError) as e:
             raise CommandError(f"{e} (evaluating {args.expr} at {at})", status=1) from None
+        except ExpressionError as e:  # an operand too large to compute with: refused, as a bad formula is
+            raise CommandError(f"{e} (evaluating {args.expr} at {at})") from None
 
         parts = [_render(t, args.format, args.digits) for t in tables]
         if args.format == "text":
