@@ -114,9 +114,10 @@ def _select(
     for p in positions:
         i = operator.index(p)
         if not -n <= i < n:
+            need = (i if i >= 0 else -i - 1) + 1
             raise TypeError(
-                f"{who}: differentiating with respect to argnums={argnums!r} needs at least "
-                f"{(i if i >= 0 else -i - 1) + 1} positional arguments, but the call passed {n}"
+                f"{who}: differentiating with respect to argnums={argnums!r} needs at least {need} positional "
+                f"argument{'s' if need > 1 else ''} (keyword arguments are held fixed), but the call passed {n}"
             )
         picked.append(i % n)
     x = tuple(check_input(f"argument {i} (argnums)", args[i]) for i in picked)
