@@ -165,7 +165,8 @@ def test_repeated_argnums_and_bad_has_aux():
 def test_argnums_out_of_range_says_how_many_arguments():
     with pytest.raises(
         TypeError,
-        match=r"argnums=3 needs at least 4 positional arguments \(keyword arguments are held fixed\), but the call passed 3",
+        match=r"argnums=3 needs at least 4 positional arguments \(keyword arguments are held fixed\), but the call "
+        r"passed 3",
     ):
         dd.grad(f3, argnums=3)(1.0, 2.0, 3.0)
     with pytest.raises(TypeError, match=r"argnums=-4 needs at least 4 positional arguments"):
