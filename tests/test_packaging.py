@@ -28,10 +28,15 @@ from dualdiff import extras
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
 
-slow = pytest.mark.skipif(
+_skip_unless_asked = pytest.mark.skipif(
     not (os.environ.get("CI") or os.environ.get("DUALDIFF_SLOW")),
     reason="builds and installs the package: set DUALDIFF_SLOW=1 (CI sets CI)",
 )
+
+
+def slow(test):
+    """Marked ``slow`` (``-m "not slow"`` leaves it out) and skipped unless CI or DUALDIFF_SLOW is set."""
+    return pytest.mark.slow(_skip_unless_asked(test))
 
 
 def project_field(name):
