@@ -75,18 +75,41 @@ class _Sym:
     def __pos__(self) -> _Sym:
         return self
 
+    def __neg__(self) -> _Sym:
+        return self.tally.apply(ADDS, self)
 
-def _sym_op(kind: int, reflected: bool = False) -> Callable[[_Sym, Any], _Sym]:
-    if reflected:
-        return lambda self, other: self.tally.apply(kind, other, self)
-    return lambda self, other: self.tally.apply(kind, self, other)
+    def __abs__(self) -> _Sym:
+        return self.tally.apply(NLOPS, self)
 
+    def __add__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, self, other)
 
-for _name, _kind in (("add", ADDS), ("sub", ADDS), ("mul", MULTS), ("truediv", MULTS), ("pow", NLOPS)):
-    setattr(_Sym, f"__{_name}__", _sym_op(_kind))
-    setattr(_Sym, f"__r{_name}__", _sym_op(_kind, reflected=True))
-_Sym.__neg__ = lambda self: self.tally.apply(ADDS, self)  # type: ignore[attr-defined]
-_Sym.__abs__ = lambda self: self.tally.apply(NLOPS, self)  # type: ignore[attr-defined]
+    def __radd__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, other, self)
+
+    def __sub__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, self, other)
+
+    def __rsub__(self, other: Any) -> _Sym:
+        return self.tally.apply(ADDS, other, self)
+
+    def __mul__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, self, other)
+
+    def __rmul__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, other, self)
+
+    def __truediv__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, self, other)
+
+    def __rtruediv__(self, other: Any) -> _Sym:
+        return self.tally.apply(MULTS, other, self)
+
+    def __pow__(self, other: Any) -> _Sym:
+        return self.tally.apply(NLOPS, self, other)
+
+    def __rpow__(self, other: Any) -> _Sym:
+        return self.tally.apply(NLOPS, other, self)
 
 
 class _CountingNamespace:

@@ -14,12 +14,22 @@ from typing import Any
 import numpy as np
 
 from ..rules.backends import backend_for, backend_of
+from ..rules.elementwise import ADD, MUL, POW, SUB, TRUEDIV
 from ..rules.evaluate import evaluate, local
 from ..rules.kinds import Elementwise, General, Linear
 from . import fastpaths
 from .core import USER_LEVEL, apply_general, apply_linear, level_nbatch, register_lifted_type, strip_all
 from .inplace import fits
-from .lifted import OPERATOR_METHODS, Lifted
+from .lifted import Lifted
+
+#: What forward mode does with a value and its partials on the fast path (see fastpaths).
+SNIPPETS = fastpaths.ModeSnippets(
+    name="Dual",
+    unary=("r = new(Dual)\nr.primal = y\nr.tangent = {scale:d:x.tangent}\nr.level = x.level\nreturn r\n"),
+    binary=("r = new(Dual)\nr.primal = y\nr.tangent = {sum:d0:a.tangent:d1:b.tangent}\nr.level = a.level\nreturn r\n"),
+    same_level="b.level == a.level",
+    namespace={},
+)
 
 
 class Dual(Lifted):
@@ -39,6 +49,13 @@ class Dual(Lifted):
     """
 
     __slots__ = ("tangent",)
+
+    # arithmetic operators: generated from the rule table (see fastpaths)
+    __add__, __radd__ = fastpaths.operator_pair(ADD, SNIPPETS)
+    __sub__, __rsub__ = fastpaths.operator_pair(SUB, SNIPPETS)
+    __mul__, __rmul__ = fastpaths.operator_pair(MUL, SNIPPETS)
+    __truediv__, __rtruediv__ = fastpaths.operator_pair(TRUEDIV, SNIPPETS)
+    __pow__, __rpow__ = fastpaths.operator_pair(POW, SNIPPETS)
 
     def __init__(self, primal: Any, tangent: Any = None) -> None:
         _check_number("primal", primal)
@@ -188,14 +205,6 @@ def _check_number(what: str, value: Any) -> None:
         raise TypeError(f"Dual {what} must be an array of numbers, got an array of dtype {value.dtype}")
 
 
-#: What forward mode does with a value and its partials on the fast path (see fastpaths).
-SNIPPETS = fastpaths.ModeSnippets(
-    cls=Dual,
-    unary=("r = new(Dual)\nr.primal = y\nr.tangent = {scale:d:x.tangent}\nr.level = x.level\nreturn r\n"),
-    binary=("r = new(Dual)\nr.primal = y\nr.tangent = {sum:d0:a.tangent:d1:b.tangent}\nr.level = a.level\nreturn r\n"),
-    same_level="b.level == a.level",
-    namespace={},
-)
-fastpaths.install_operators(SNIPPETS, OPERATOR_METHODS)
+SNIPPETS.bind(Dual)
 fastpaths.register_mode(SNIPPETS)
 register_lifted_type(Dual)

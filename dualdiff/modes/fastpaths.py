@@ -15,7 +15,7 @@ A rule registered at run time gets the same generated code, so it is as fast
 as a built-in one.
 
 >>> import dualdiff as dd
->>> print(dd.sin.__source__.splitlines()[1])
+>>> print(dd.sin.__source__.splitlines()[0])
 def sin(x):
 """
 
@@ -36,8 +36,11 @@ from .core import apply1, apply2
 class ModeSnippets:
     """What one mode does with a value ``y`` and its partials, as source lines.
 
-    ``cls`` is the lifted class (its name is bound in the generated code).
-    Each snippet ends in ``return r`` on success and may fall through:
+    ``name`` is the lifted class's name; the generated code finds the class
+    (and whatever else the snippets use) in ``namespace``, the globals of
+    every function generated for the mode, which :meth:`bind` completes
+    once the class exists. Each snippet ends in ``return r`` on success and
+    may fall through:
 
     * ``unary``: from ``x`` and its partial ``d``;
     * ``binary``: from ``a``, ``b`` (both of this class and level) and ``d0``, ``d1``;
@@ -49,11 +52,18 @@ class ModeSnippets:
     and ``{sum:...}`` placeholders (see :func:`_scaled`).
     """
 
-    cls: type
+    name: str
     unary: str
     binary: str
     same_level: str
     namespace: dict[str, Any]
+
+    def bind(self, cls: type) -> None:
+        """Make the class visible to the generated functions (call right after defining it)."""
+        if cls.__name__ != self.name:
+            raise ValueError(f"snippets for {self.name} bound to class {cls.__name__}")
+        self.namespace[self.name] = cls
+        self.namespace.update(_GLOBALS)
 
 
 #: The modes with generated fast paths, in the order the public functions test them.
@@ -107,26 +117,27 @@ def _partial_source(rule: Elementwise, i: int, args: str) -> tuple[str, int | No
     return f"p{i}(FLOAT, y, {args})", None
 
 
-def _compile(source: str, name: str, namespace: dict[str, Any]) -> Callable[..., Any]:
-    code = compile(source, f"<dualdiff fast path {name}>", "exec")
-    exec(code, namespace)
-    fn = namespace[name]
+#: Names every generated function may use besides its rule's own.
+_GLOBALS: dict[str, Any] = {
+    "FLOAT": FLOAT,
+    "FLOAT_ERRORS": FLOAT_ERRORS,
+    "apply1": apply1,
+    "apply2": apply2,
+    "new": object.__new__,
+}
+
+
+def _compile(source: str, name: str, namespace: dict[str, Any], rule: Elementwise) -> Callable[..., Any]:
+    """Compile ``def name(...)`` as a closure over the rule's implementation and partials.
+
+    ``namespace`` becomes the function's globals: names bound there later
+    (a mode's class, see :meth:`ModeSnippets.bind`) are found at call time.
+    """
+    factory = "def _make(rule, impl, p0, p1):\n" + textwrap.indent(source, "    ") + f"\n    return {name}\n"
+    exec(compile(factory, f"<dualdiff fast path {rule.name}: {name}>", "exec"), namespace)
+    fn = namespace.pop("_make")(rule, rule.float_impl, rule.p0, rule.p1)
     fn.__source__ = source
     return fn  # type: ignore[no-any-return]
-
-
-def _base_namespace(rule: Elementwise) -> dict[str, Any]:
-    return {
-        "rule": rule,
-        "impl": rule.float_impl,
-        "p0": rule.p0,
-        "p1": rule.p1,
-        "FLOAT": FLOAT,
-        "FLOAT_ERRORS": FLOAT_ERRORS,
-        "apply1": apply1,
-        "apply2": apply2,
-        "new": object.__new__,
-    }
 
 
 def unary_function(rule: Elementwise, name: str | None = None) -> Callable[..., Any]:
@@ -137,13 +148,12 @@ def unary_function(rule: Elementwise, name: str | None = None) -> Callable[..., 
     1.0
     """
     name = name or rule.name
-    namespace = _base_namespace(rule)
+    namespace = dict(_GLOBALS)
     d, sign = _partial_source(rule, 0, "p")
     branches = []
     for mode in MODES:
-        cls = mode.cls.__name__
+        cls = mode.name
         namespace.update(mode.namespace)
-        namespace[cls] = mode.cls
         record = textwrap.indent(_scaled(mode.unary, {"d": sign}), " " * 12)
         generic = f"{cls}._elementwise(rule, (x,), x.level)"
         branches.append(
@@ -158,26 +168,23 @@ def unary_function(rule: Elementwise, name: str | None = None) -> Callable[..., 
             f"{record}"
             f"        return {generic}\n"
         )
-    source = f"\ndef {name}(x):\n    tp = type(x)\n" + "".join(branches) + "    return apply1(rule, x)\n"
-    return _compile(source, name, namespace)
+    source = f"def {name}(x):\n    tp = type(x)\n" + "".join(branches) + "    return apply1(rule, x)\n"
+    return _compile(source, name, namespace, rule)
 
 
 def operator_method(rule: Elementwise, mode: ModeSnippets, reflected: bool) -> Callable[..., Any]:
-    """``mode.cls.__mul__`` (or ``__rmul__``) and friends for a binary rule.
+    """The mode class's ``__mul__`` (or ``__rmul__``) and friends for a binary rule.
 
     A Python-number operand, or (not reflected) an operand of the same class
     and level, both with Python-float primals, take the fast path.
     """
     name = f"__{'r' if reflected else ''}{rule.name}__"
-    namespace = _base_namespace(rule)
-    namespace.update(mode.namespace)
-    namespace[mode.cls.__name__] = mode.cls
     a, b = ("other", "p") if reflected else ("p", "other")
     mine = 1 if reflected else 0
     d, sign = _partial_source(rule, mine, f"{a}, {b}")
     record1 = textwrap.indent(_scaled(mode.unary.replace("x.", "self."), {"d": sign}), " " * 16)
     lines = [
-        f"\ndef {name}(self, other):\n",
+        f"def {name}(self, other):\n",
         "    p = self.primal\n",
         "    tp = type(other)\n",
         "    if type(p) is float:\n",
@@ -198,7 +205,7 @@ def operator_method(rule: Elementwise, mode: ModeSnippets, reflected: bool) -> C
         )
         same = mode.same_level.replace("a.", "self.").replace("b.", "other.")
         lines += [
-            f"        elif tp is {mode.cls.__name__} and {same}:\n",
+            f"        elif tp is {mode.name} and {same}:\n",
             "            q = other.primal\n",
             "            if type(q) is float:\n",
             "                try:\n",
@@ -211,14 +218,15 @@ def operator_method(rule: Elementwise, mode: ModeSnippets, reflected: bool) -> C
             record2,
         ]
     lines.append(f"    return apply2(rule, {'other, self' if reflected else 'self, other'})\n")
-    return _compile("".join(lines), name, namespace)
+    return _compile("".join(lines), name, mode.namespace, rule)
 
 
-def install_operators(mode: ModeSnippets, operators: Any) -> None:
-    """Define ``mode.cls``'s arithmetic operators (``(rule, (name, rname))`` pairs) from the template.
+def operator_pair(rule: Elementwise, mode: ModeSnippets) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The operator and its reflected twin for ``rule``, to assign in the mode's class body.
 
-    Run once, when the mode's class is defined.
+    >>> from dualdiff.modes.dual import SNIPPETS
+    >>> from dualdiff.rules.elementwise import MUL
+    >>> [f.__name__ for f in operator_pair(MUL, SNIPPETS)]
+    ['__mul__', '__rmul__']
     """
-    for rule, (name, rname) in operators:
-        setattr(mode.cls, name, operator_method(rule, mode, False))
-        setattr(mode.cls, rname, operator_method(rule, mode, True))
+    return operator_method(rule, mode, False), operator_method(rule, mode, True)

@@ -363,16 +363,6 @@ class Lifted(LiftedBase):
         return array_function(func, args, kwargs)
 
 
-#: Binary operators and the rules behind them; the modes generate fast versions.
-OPERATOR_METHODS = (
-    (ADD, ("__add__", "__radd__")),
-    (SUB, ("__sub__", "__rsub__")),
-    (MUL, ("__mul__", "__rmul__")),
-    (TRUEDIV, ("__truediv__", "__rtruediv__")),
-    (POW, ("__pow__", "__rpow__")),
-)
-
-
 def _method_args(args: tuple[Any, ...]) -> Any:
     """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` alike; no argument means None."""
     if not args:

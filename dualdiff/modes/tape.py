@@ -32,13 +32,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..rules.backends import backend_for
+from ..rules.elementwise import ADD, MUL, POW, SUB, TRUEDIV
 from ..rules.evaluate import evaluate, local
 from ..rules.kinds import Elementwise, General, Linear
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
 from . import fastpaths
 from .core import apply_general, apply_linear, new_level, register_lifted_type
 from .inplace import fits
-from .lifted import OPERATOR_METHODS, Lifted
+from .lifted import Lifted
 
 # -- the steps -------------------------------------------------------------
 
@@ -337,6 +338,50 @@ def _zeros_like_primal(p: Any) -> Any:
     return np.zeros(np.shape(p)) if np.ndim(p) else 0.0
 
 
+#: What reverse mode does with a value and its partials on the fast path (see fastpaths).
+SNIPPETS = fastpaths.ModeSnippets(
+    name="Var",
+    unary=(
+        "tape = x.tape\n"
+        "entries = tape.entries\n"
+        "if entries is not None:\n"
+        "    r = new(Var)\n"
+        "    r.primal = y\n"
+        "    r.level = x.level\n"
+        "    r.tape = tape\n"
+        "    r.index = index = tape.size\n"
+        "    tape.size = index + 1\n"
+        "    e = new(ScalarStep1)\n"
+        "    e.out = index\n"
+        "    e.x = x.index\n"
+        "    e.dx = d\n"
+        "    entries.append(e)\n"
+        "    return r\n"
+    ),
+    binary=(
+        "tape = a.tape\n"
+        "entries = tape.entries\n"
+        "if entries is not None:\n"
+        "    r = new(Var)\n"
+        "    r.primal = y\n"
+        "    r.level = a.level\n"
+        "    r.tape = tape\n"
+        "    r.index = index = tape.size\n"
+        "    tape.size = index + 1\n"
+        "    e = new(ScalarStep2)\n"
+        "    e.out = index\n"
+        "    e.x = a.index\n"
+        "    e.dx = d0\n"
+        "    e.y = b.index\n"
+        "    e.dy = d1\n"
+        "    entries.append(e)\n"
+        "    return r\n"
+    ),
+    same_level="b.tape is a.tape",
+    namespace={"ScalarStep1": ScalarStep1, "ScalarStep2": ScalarStep2},
+)
+
+
 class Var(Lifted):
     """A value recorded on a :class:`Tape` (a reverse-mode lifted value).
 
@@ -348,6 +393,13 @@ class Var(Lifted):
     """
 
     __slots__ = ("index", "tape")
+
+    # arithmetic operators: generated from the rule table (see fastpaths)
+    __add__, __radd__ = fastpaths.operator_pair(ADD, SNIPPETS)
+    __sub__, __rsub__ = fastpaths.operator_pair(SUB, SNIPPETS)
+    __mul__, __rmul__ = fastpaths.operator_pair(MUL, SNIPPETS)
+    __truediv__, __rtruediv__ = fastpaths.operator_pair(TRUEDIV, SNIPPETS)
+    __pow__, __rpow__ = fastpaths.operator_pair(POW, SNIPPETS)
 
     tape: Tape
     index: int
@@ -430,48 +482,6 @@ _new_var = object.__new__
 _GETITEM_T = GETITEM.T
 
 
-#: What reverse mode does with a value and its partials on the fast path (see fastpaths).
-SNIPPETS = fastpaths.ModeSnippets(
-    cls=Var,
-    unary=(
-        "tape = x.tape\n"
-        "entries = tape.entries\n"
-        "if entries is not None:\n"
-        "    r = new(Var)\n"
-        "    r.primal = y\n"
-        "    r.level = x.level\n"
-        "    r.tape = tape\n"
-        "    r.index = index = tape.size\n"
-        "    tape.size = index + 1\n"
-        "    e = new(ScalarStep1)\n"
-        "    e.out = index\n"
-        "    e.x = x.index\n"
-        "    e.dx = d\n"
-        "    entries.append(e)\n"
-        "    return r\n"
-    ),
-    binary=(
-        "tape = a.tape\n"
-        "entries = tape.entries\n"
-        "if entries is not None:\n"
-        "    r = new(Var)\n"
-        "    r.primal = y\n"
-        "    r.level = a.level\n"
-        "    r.tape = tape\n"
-        "    r.index = index = tape.size\n"
-        "    tape.size = index + 1\n"
-        "    e = new(ScalarStep2)\n"
-        "    e.out = index\n"
-        "    e.x = a.index\n"
-        "    e.dx = d0\n"
-        "    e.y = b.index\n"
-        "    e.dy = d1\n"
-        "    entries.append(e)\n"
-        "    return r\n"
-    ),
-    same_level="b.tape is a.tape",
-    namespace={"ScalarStep1": ScalarStep1, "ScalarStep2": ScalarStep2},
-)
-fastpaths.install_operators(SNIPPETS, OPERATOR_METHODS)
+SNIPPETS.bind(Var)
 fastpaths.register_mode(SNIPPETS)
 register_lifted_type(Var)

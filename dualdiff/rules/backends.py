@@ -21,7 +21,7 @@ import cmath
 import math
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mpmath
 import numpy as np
@@ -41,6 +41,12 @@ class Backend:
 
     def __repr__(self) -> str:
         return f"<dualdiff backend {self.name}>"
+
+    if TYPE_CHECKING:  # the functions are set per namespace below (and per rule, by registration)
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
 
 def _binary_ops(ns: Any) -> None:
@@ -363,7 +369,7 @@ _BY_TYPE: dict[type, Backend] = {
     mpmath.mpf: MP,
     mpmath.mpc: MP,
     np.ndarray: NUMPY,
-    np.float64: FLOAT,
+    np.float64: NUMPY,  # a NumPy scalar computes as NumPy does (same bits as a plain np.sin)
 }
 
 
