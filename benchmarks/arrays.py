@@ -37,10 +37,13 @@ How it is measured
 
 Usage::
 
-    /work/benchvenv/bin/python benchmarks/arrays.py                  # everything, Markdown table
-    /work/benchvenv/bin/python benchmarks/arrays.py --quick          # a fast smoke run
-    /work/benchvenv/bin/python benchmarks/arrays.py --write-results  # also update RESULTS.md
-    /work/benchvenv/bin/python benchmarks/arrays.py --only jax       # one library, JSON
+    $BENCH_VENV/bin/python benchmarks/arrays.py                  # everything, Markdown table
+    $BENCH_VENV/bin/python benchmarks/arrays.py --quick          # a fast smoke run
+    $BENCH_VENV/bin/python benchmarks/arrays.py --write-results  # also update RESULTS.md
+    $BENCH_VENV/bin/python benchmarks/arrays.py --only jax       # one library, JSON
+
+from the repository root, ``$BENCH_VENV`` being the benchmark venv of
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -452,7 +455,7 @@ NumPy function timed in the same subprocess. Produced by
 [`arrays.py`](arrays.py) (its docstring says what and how):
 
 ```sh
-cd /work/main && /work/benchvenv/bin/python benchmarks/arrays.py --write-results
+"$BENCH_VENV/bin/python" benchmarks/arrays.py --write-results   # from the repository root
 ```
 
 - Rosenbrock n = 1,000,000: `dd.jvp`, `dd.grad` / `jax.jvp`, `jax.grad` / `torch.func.jvp`,

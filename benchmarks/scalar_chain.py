@@ -46,9 +46,12 @@ How it is measured, and why
 
 Usage::
 
-    /work/benchvenv/bin/python benchmarks/scalar_chain.py            # everything, Markdown table
-    /work/benchvenv/bin/python benchmarks/scalar_chain.py --quick    # a fast smoke run
-    /work/benchvenv/bin/python benchmarks/scalar_chain.py --only jax # one library, JSON
+    $BENCH_VENV/bin/python benchmarks/scalar_chain.py            # everything, Markdown table
+    $BENCH_VENV/bin/python benchmarks/scalar_chain.py --quick    # a fast smoke run
+    $BENCH_VENV/bin/python benchmarks/scalar_chain.py --only jax # one library, JSON
+
+from the repository root, ``$BENCH_VENV`` being the benchmark venv of
+benchmarks/README.md.
 
 Peers that are not installed get a "not installed" row; only dualdiff is required.
 """

@@ -5,8 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: How to install what sparse Jacobians need: the one place this hint is written.
-SPARSE_EXTRA_HINT = 'pip install "dualdiff[sparse]"'
+from .extras import install_hint
 
 
 class DomainError(ValueError):
@@ -100,7 +99,7 @@ def scipy_sparse() -> Any:
         return importlib.import_module("scipy.sparse")
     except ImportError as e:
         raise MissingExtraError(
-            f"sparse Jacobians need SciPy (scipy.sparse), which is not installed: {SPARSE_EXTRA_HINT}"
+            f"sparse Jacobians need SciPy (scipy.sparse), which is not installed: {install_hint('sparse')}"
         ) from e
 
 

@@ -563,7 +563,7 @@ def test_cli_plot_without_matplotlib_says_so(monkeypatch, capsys):
     real = cost_cli.importlib.util.find_spec
     monkeypatch.setattr(cost_cli.importlib.util, "find_spec", lambda name: None if name == "matplotlib" else real(name))
     status, _, err = run(["compare", "--n", "3,4", "--plot", "x.png"], capsys)
-    assert status == 1 and "--plot needs matplotlib" in err and "dualdiff[plot]" in err
+    assert status == 1 and "--plot needs matplotlib" in err and "pip install 'dualdiff-ad[plot]'" in err
 
 
 @pytest.mark.parametrize(

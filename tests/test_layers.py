@@ -17,8 +17,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "dualdiff"
 LAYERS = ["rules", "notation", "modes", "program", "transforms", "cost", "present", "cli"]
-#: Modules outside the layers: the bottom (errors) and the top (the public API).
-BOTTOM, TOP = {"dualdiff.errors", "dualdiff._version"}, {"dualdiff", "dualdiff.__main__"}
+#: Modules outside the layers: the bottom (errors, install hints) and the top (the public API).
+BOTTOM, TOP = {"dualdiff.errors", "dualdiff.extras", "dualdiff._version"}, {"dualdiff", "dualdiff.__main__"}
 
 
 def module_name(path: Path) -> str:

@@ -349,5 +349,5 @@ def test_missing_scipy_names_the_extra(monkeypatch):
         return real(name, *args)
 
     monkeypatch.setattr(errors.importlib, "import_module", fake)
-    with pytest.raises(ImportError, match=r'pip install "dualdiff\[sparse\]"'):
+    with pytest.raises(ImportError, match=r"pip install 'dualdiff-ad\[sparse\]'"):
         dd.jacobian_sparsity(np.sin, np.ones(3))

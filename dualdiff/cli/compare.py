@@ -13,7 +13,7 @@ list for ``--n`` or ``--m``; ``--sweep`` takes the grid of both) print one
 row per size: passes, element operations of the cost model and median times
 of each mode's Jacobian, and which mode wins; ``--plot`` draws time and
 operation count against the sizes (matplotlib, the optional extra
-``dualdiff[plot]``): lines against n or m, or for a grid two maps of
+``plot``: ``pip install 'dualdiff-ad[plot]'``): lines against n or m, or for a grid two maps of
 forward/reverse whose colour changes where the cheaper mode does.
 
 ``--function`` takes a built-in family (``--list``) or ``module:function``,
@@ -48,6 +48,7 @@ import numpy as np
 
 from ..cost.report import CostReport, _bytes, _ratio, _seconds, compare
 from ..errors import DomainError, NoRuleError
+from ..extras import missing_extra
 from ..transforms.common import DEFAULT_CHUNK
 from .common import CommandError
 
@@ -392,10 +393,7 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
     n_list: list[Any] = (ns or default or [10]) if family.takes_n else [None]
     m_list: list[Any] = (ms or default or [10]) if family.takes_m else [None]
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
-        raise _fail(
-            "--plot needs matplotlib, which is not installed: pip install 'dualdiff[plot]' (or pip install matplotlib)",
-            status=1,
-        )
+        raise _fail(str(missing_extra("--plot", "plot", "matplotlib")), status=1)
 
     grid = [(n, m) for m in m_list for n in n_list]
     if len(grid) > MAX_CELLS:
@@ -558,7 +556,7 @@ def plot_sweep(cells: Sequence[Any], path: str, title: str, chunk: int | None = 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise _fail("--plot needs matplotlib: pip install 'dualdiff[plot]' (or pip install matplotlib)", 1) from None
+        raise _fail(str(missing_extra("--plot", "plot", "matplotlib")), 1) from None
     ns = sorted({c.n for c in cells})
     ms = sorted({c.m for c in cells})
     chunk_text = f"chunk {chunk}" if chunk is not None else f"default chunk (up to {DEFAULT_CHUNK})"

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
 from ..modes.tree import check_input, leaves, output_leaves
 from ..program.tracer import record as record_program
+from ..transforms.arguments import ArgNums, transformed
 from ..transforms.chunked import SparseJacobian, compressed_jacobian, from_program
 from ..transforms.coloring import as_pattern
 from ..transforms.common import DEFAULT_CHUNK, Function, check_chunk, check_f
@@ -25,7 +26,10 @@ from .recording import Costs, chunk_for, cost_program, mode_costs, record
 from .sparse import SparseCosts, sparse_costs
 from .work import UNIT, Weights
 
+#: The ``mode`` of :func:`jacobian`.
 Mode = Literal["auto", "forward", "reverse"]
+#: A mode the cost model picks.
+Picked = Literal["forward", "reverse"]
 
 __all__ = [
     "ModeChoice",
@@ -55,7 +59,7 @@ class ModeChoice:
     ('reverse', True)
     """
 
-    mode: str
+    mode: Picked
     reason: str
     n: int
     m: int
@@ -137,6 +141,7 @@ def explain_costs(c: Costs, weights: Weights = UNIT) -> ModeChoice:
     how_f = describe_forward(c.passes, c.n, c.forward_chunk)
     how_r = describe_reverse(c.sweeps, c.m, c.reverse_chunk)
     shape = f"f maps R^{c.n:,} -> R^{c.m:,}"
+    mode: Picked
     if fwd == rev:
         mode = "forward" if c.n < c.m else "reverse"
         reason = f"{mode}: {shape}; both modes cost {fwd:,} element operations under the model, so by shape"
@@ -157,16 +162,20 @@ def jacobian(
     mode: Mode = "auto",
     chunk: int | None = None,
     *,
+    argnums: ArgNums = 0,
+    has_aux: bool = False,
     sparsity: Any = None,
     executor: Any = None,
     progress: bool | None = None,
-) -> Function:
+) -> Callable[..., Any]:
     """The Jacobian of ``f``, by ``mode`` = "forward", "reverse" or "auto".
 
     "auto" takes the mode that :func:`choose_mode` finds cheaper under the
     cost model of :mod:`dualdiff.cost` (broadly: forward when there are
     fewer inputs n than outputs m, reverse otherwise), once per input
     structure (types and shapes of x's leaves): later calls reuse the choice.
+    ``argnums`` and ``has_aux`` work as in ``jax.jacobian``
+    (:mod:`dualdiff.transforms.arguments`).
 
     ``sparsity`` (a pattern, or ``"auto"`` to detect it from f's program)
     returns a ``scipy.sparse`` CSR array compressed by coloring; with
@@ -182,10 +191,18 @@ def jacobian(
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     if sparsity is not None:
-        return sparse_jacobian(f, mode, chunk, sparsity, executor, progress)
+        sparse = sparse_jacobian(f, mode, chunk, sparsity, executor, progress)
+        return transformed(
+            "jacobian",
+            f,
+            sparse,
+            lambda g: jacobian(g, mode, chunk, sparsity=sparsity, executor=executor, progress=progress),
+            argnums,
+            has_aux,
+        )
     fwd = jacfwd(f, chunk, executor=executor, progress=progress)
     rev = jacrev(f, chunk, executor=executor, progress=progress)
-    picked: dict[Any, str] = {}  # "auto": the mode chosen per input structure
+    picked: dict[Any, Picked] = {}  # "auto": the mode chosen per input structure
 
     def jac(x: Any) -> Any:
         if mode == "forward":
@@ -197,10 +214,22 @@ def jacobian(
             picked[key] = choose_mode(f, x, chunk=chunk)
         return fwd(x) if picked[key] == "forward" else rev(x)
 
-    return jac
+    return transformed(
+        "jacobian", f, jac, lambda g: jacobian(g, mode, chunk, executor=executor, progress=progress), argnums, has_aux
+    )
 
 
-def choose_mode(f: Function, x: Any, chunk: int | None = None, explain: bool = False, sparsity: Any = None) -> Any:
+@overload
+def choose_mode(
+    f: Function, x: Any, chunk: int | None = None, explain: Literal[False] = False, sparsity: Any = None
+) -> Picked: ...
+@overload
+def choose_mode(
+    f: Function, x: Any, chunk: int | None = None, *, explain: Literal[True], sparsity: Any = None
+) -> ModeChoice: ...
+def choose_mode(
+    f: Function, x: Any, chunk: int | None = None, explain: bool = False, sparsity: Any = None
+) -> Picked | ModeChoice:
     """The mode ``jacobian(mode="auto")`` uses at ``x``: the cheaper one under the cost model.
 
     The model (:mod:`dualdiff.cost`) counts the element operations of the

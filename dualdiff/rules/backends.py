@@ -305,9 +305,10 @@ def _np_erf_via(fn: Callable[[float], float], cfn: Callable[..., Any]) -> Callab
         x = np.asarray(x)
         if np.iscomplexobj(x):
             with mpmath.workprec(53):
-                return cplx(x).astype(x.dtype)
+                return np.asarray(cplx(x)).astype(x.dtype)
         dtype = x.dtype if x.dtype.kind == "f" else np.float64
-        return real(x).astype(dtype)[()]
+        # asarray: on a 0-d array, NumPy < 2.1's frompyfunc returns a Python float
+        return np.asarray(real(x)).astype(dtype)[()]
 
     return f
 

@@ -11,7 +11,8 @@ import numpy as np
 from ..modes.core import LiftedBase, strip_all
 from ..modes.tree import leaves
 
-Function = Callable[[Any], Any]
+#: What the transforms take: f(x), or f(*args) with argnums (see transforms/arguments.py).
+Function = Callable[..., Any]
 
 #: jacfwd/jacrev push at most this many directions through f at once by default,
 DEFAULT_CHUNK = 1024

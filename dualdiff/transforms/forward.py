@@ -8,6 +8,7 @@ perturbation confusion.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from ..modes.core import LiftedBase, new_level, strip_all
 from ..modes.dual import Dual
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
 from ..rules.backends import backend_of
+from .arguments import ArgNums, jax_style_hint, transformed
 from .common import Function, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, zeros
 from .executors import check_executor
 from .progress import check_progress, tracked
@@ -55,7 +57,10 @@ def jvp(f: Function, x: Any, v: Any) -> tuple[Any, Any]:
     """Value and Jacobian-vector product of ``f`` at ``x`` in direction ``v``.
 
     ``x`` and ``v`` are numbers, arrays or tuples of these, ``v`` shaped like
-    ``x``. One forward pass; returns ``(f(x), J(x) @ v)``.
+    ``x``. One forward pass; returns ``(f(x), J(x) @ v)``. Unlike
+    ``jax.jvp(f, primals, tangents)``, which calls ``f(*primals)``, ``f`` is
+    called with ``x`` as its one argument; a JAX-style call that fails says
+    what to write instead.
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.jvp(lambda x: x[0] * x[1], np.array([2.0, 3.0]), np.array([1.0, 0.0]))
@@ -65,7 +70,13 @@ def jvp(f: Function, x: Any, v: Any) -> tuple[Any, Any]:
     x = check_input("x", x)
     v = check_input("v", v)
     check_like("v", v, "x", x)
-    y, ts, out = _push_forward(f, x, leaves(v), ())
+    try:
+        y, ts, out = _push_forward(f, x, leaves(v), ())
+    except TypeError as e:
+        hint = jax_style_hint("jvp", f, x, v) if type(e) is TypeError else None
+        if hint is None:
+            raise
+        raise TypeError(f"{e}\n{hint}") from e
     return y, rebuild(out, ts)
 
 
@@ -122,15 +133,19 @@ def jacfwd(
     f: Function,
     chunk: int | None = None,
     *,
+    argnums: ArgNums = 0,
+    has_aux: bool = False,
     sparsity: Any = None,
     executor: Any = None,
     progress: bool | None = None,
-) -> Function:
+) -> Callable[..., Any]:
     """The Jacobian of ``f`` by forward mode: shape ``y.shape + x.shape``.
 
     Costs ``ceil(n / chunk)`` evaluations of f, each pushing ``chunk``
     directions at once (default: all n, up to 1024 a pass, fewer when n is
     so large that the tangents would pass 64 MiB; see :func:`default_chunk`).
+    ``argnums`` and ``has_aux`` work as in ``jax.jacfwd``
+    (:mod:`dualdiff.transforms.arguments`).
 
     ``sparsity``: a pattern (scipy.sparse, or a 2-D array of the flattened
     output x flattened input) or ``"auto"`` (detected from f's program,
@@ -151,7 +166,15 @@ def jacfwd(
     check_executor(executor)
     check_progress(progress)
     if sparsity is not None or executor is not None:
-        return chunked_jacobian(f, "forward", chunk, sparsity, executor, progress)
+        chunked = chunked_jacobian(f, "forward", chunk, sparsity, executor, progress)
+        return transformed(
+            "jacfwd",
+            f,
+            chunked,
+            lambda g: jacfwd(g, chunk, sparsity=sparsity, executor=executor, progress=progress),
+            argnums,
+            has_aux,
+        )
 
     def jac(x: Any) -> Any:
         x = check_input("x", x)
@@ -171,4 +194,4 @@ def jacfwd(
         columns = [np.concatenate(c, axis=-1) if len(c) > 1 else c[0] for c in cols]
         return rebuild(out, _jacobian_tree(out, x, columns))
 
-    return jac
+    return transformed("jacfwd", f, jac, lambda g: jacfwd(g, chunk, progress=progress), argnums, has_aux)

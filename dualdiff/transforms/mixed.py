@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from .arguments import ArgNums, check_argnums
 from .common import Function, check_f
 from .forward import jacfwd, jvp
 from .reverse import grad
 
 
-def hessian(f: Function, chunk: int | None = None) -> Function:
+def hessian(
+    f: Function, chunk: int | None = None, *, argnums: ArgNums = 0, has_aux: bool = False
+) -> Callable[..., Any]:
     """The Hessian of scalar-valued ``f``: forward mode over reverse mode.
 
     Shape ``x.shape + x.shape``; costs ``ceil(n / chunk)`` forward-over-reverse
-    passes.
+    passes. ``argnums`` and ``has_aux`` work as in ``jax.hessian``
+    (:mod:`dualdiff.transforms.arguments`); a tuple of argnums gives the
+    blocks ``((H00, H01), (H10, H11))``.
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
@@ -21,7 +27,8 @@ def hessian(f: Function, chunk: int | None = None) -> Function:
            [2., 0.]])
     """
     check_f(f, "hessian")
-    return jacfwd(grad(f), chunk)
+    check_argnums(argnums, has_aux, "hessian")
+    return jacfwd(grad(f, argnums=argnums, has_aux=has_aux), chunk, argnums=argnums, has_aux=has_aux)
 
 
 def hvp(f: Function, x: Any, v: Any) -> Any:

@@ -7,12 +7,14 @@ per chunk of cotangents). ``f`` is called as ``f(x)``, as every transform does.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..modes.tape import Tape, Var, real_cotangent
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
+from .arguments import ArgNums, transformed
 from .common import (
     Function,
     basis_chunks,
@@ -106,14 +108,22 @@ def vjp(f: Function, x: Any) -> tuple[Any, Pullback]:
     return y, Pullback(tape, x, inputs, out, y)
 
 
-def value_and_grad(f: Function) -> Function:
+def value_and_grad(f: Function, *, argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
     """``x -> (f(x), grad f(x))`` for scalar-valued ``f``, in one reverse pass.
+
+    ``argnums`` and ``has_aux`` work as in ``jax.value_and_grad``
+    (:mod:`dualdiff.transforms.arguments`): with ``has_aux=True`` it returns
+    ``((value, aux), grad)``.
 
     >>> import dualdiff as dd
     >>> dd.value_and_grad(lambda x: x[0] * x[1])((2.0, 3.0))
     (6.0, (3.0, 2.0))
     """
-    check_f(f, "value_and_grad")
+    return _value_and_grad(f, argnums, has_aux, "value_and_grad")
+
+
+def _value_and_grad(f: Function, argnums: ArgNums, has_aux: bool, who: str) -> Callable[..., Any]:
+    check_f(f, who)
 
     def vg(x: Any) -> tuple[Any, Any]:
         y, pullback = vjp(f, x)
@@ -125,21 +135,36 @@ def value_and_grad(f: Function) -> Function:
             )
         return y, pullback(unit(y))
 
-    return vg
+    return transformed(
+        who,
+        f,
+        vg,
+        lambda g: _value_and_grad(g, 0, False, who),
+        argnums,
+        has_aux,
+        lambda result, aux: ((result[0], aux), result[1]),
+    )
 
 
-def grad(f: Function) -> Function:
+def grad(f: Function, *, argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
     """The gradient of scalar-valued ``f``, shaped like ``x`` (one reverse sweep).
+
+    ``argnums`` and ``has_aux`` work as in ``jax.grad``
+    (:mod:`dualdiff.transforms.arguments`): ``dd.grad(f, argnums=1)(a, b)``
+    is the gradient with respect to ``b``; with ``has_aux=True`` it returns
+    ``(grad, aux)``.
 
     >>> import numpy as np, dualdiff as dd
     >>> dd.grad(lambda x: np.sum(x * x))(np.array([1.0, 2.0]))
     array([2., 4.])
     """
-    vg = value_and_grad(f)
+    vg = _value_and_grad(f, argnums, has_aux, "grad")
 
-    def g(x: Any) -> Any:
-        return vg(x)[1]
+    def g(*args: Any, **kwargs: Any) -> Any:
+        value, gradient = vg(*args, **kwargs)
+        return (gradient, value[1]) if has_aux else gradient
 
+    g.__name__ = g.__qualname__ = f"grad_of_{getattr(f, '__name__', 'f')}"
     return g
 
 
@@ -147,14 +172,17 @@ def jacrev(
     f: Function,
     chunk: int | None = None,
     *,
+    argnums: ArgNums = 0,
+    has_aux: bool = False,
     sparsity: Any = None,
     executor: Any = None,
     progress: bool | None = None,
-) -> Function:
+) -> Callable[..., Any]:
     """The Jacobian of ``f`` by reverse mode: shape ``y.shape + x.shape``.
 
     One recording of f, then ``ceil(m / chunk)`` backward sweeps for m
-    outputs, each carrying ``chunk`` cotangents at once.
+    outputs, each carrying ``chunk`` cotangents at once. ``argnums`` and
+    ``has_aux`` work as in ``jax.jacrev`` (:mod:`dualdiff.transforms.arguments`).
 
     ``sparsity``: a pattern or ``"auto"``: the rows are colored and one
     cotangent carries each color; the result is a ``scipy.sparse`` CSR array
@@ -172,7 +200,15 @@ def jacrev(
     check_executor(executor)
     check_progress(progress)
     if sparsity is not None or executor is not None:
-        return chunked_jacobian(f, "reverse", chunk, sparsity, executor, progress)
+        chunked = chunked_jacobian(f, "reverse", chunk, sparsity, executor, progress)
+        return transformed(
+            "jacrev",
+            f,
+            chunked,
+            lambda g: jacrev(g, chunk, sparsity=sparsity, executor=executor, progress=progress),
+            argnums,
+            has_aux,
+        )
 
     def jac(x: Any) -> Any:
         y, pullback = vjp(f, x)
@@ -201,4 +237,4 @@ def jacrev(
             offset += sz
         return rebuild(y, blocks_by_out)
 
-    return jac
+    return transformed("jacrev", f, jac, lambda g: jacrev(g, chunk, progress=progress), argnums, has_aux)

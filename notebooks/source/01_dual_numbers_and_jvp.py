@@ -22,21 +22,24 @@ import io
 import math
 
 import matplotlib.pyplot as plt
+from PIL import Image as PILImage
 import mpmath
 import numpy as np
 from IPython.display import Image, Markdown, display
 
 import dualdiff as dd
 
-plt.rcParams.update({"figure.dpi": 90, "font.size": 9})
+plt.rcParams.update({"figure.dpi": 100, "font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10})
 
 
 def show(fig):
-    """Display a matplotlib figure as a small PNG (and close it)."""
+    """Display a matplotlib figure as a PNG (and close it): 100 dpi, 11 pt text, a 256-colour palette to stay small."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    display(Image(buf.getvalue()))
+    small = io.BytesIO()
+    PILImage.open(buf).convert("RGB").quantize(256).save(small, format="png", optimize=True)
+    display(Image(small.getvalue()))
 
 
 print("dualdiff", dd.__version__, "| numpy", np.__version__, "| mpmath", mpmath.__version__)
@@ -197,7 +200,7 @@ arrows = np.array([velocity(t) for t in marks])
 assert np.allclose(arrows[:, 0], -3 * np.sin(3 * marks), atol=1e-15)
 assert np.allclose(arrows[:, 1], 2 * np.cos(2 * marks), atol=1e-15)
 
-fig, ax = plt.subplots(figsize=(4.2, 3.4))
+fig, ax = plt.subplots(figsize=(5.46, 4.42))
 ax.plot(path[:, 0], path[:, 1], color="0.6", lw=1)
 ax.quiver(points[:, 0], points[:, 1], arrows[:, 0], arrows[:, 1], color="C3", angles="xy", scale_units="xy", scale=8)
 ax.plot(points[:, 0], points[:, 1], "o", color="C0", ms=3)
@@ -234,7 +237,7 @@ print(f"best forward difference: {min(forward_diff):.1e}, best central differenc
 assert dual_error < 4 * np.finfo(float).eps
 assert dual_error < min(central_diff) < min(forward_diff)
 
-fig, ax = plt.subplots(figsize=(5, 3))
+fig, ax = plt.subplots(figsize=(6.5, 3.9))
 ax.loglog(steps, forward_diff, ".-", label="forward difference", ms=3)
 ax.loglog(steps, central_diff, ".-", label="central difference", ms=3)
 ax.axhline(max(dual_error, 1e-17), color="C3", lw=2, label="dual number (no step)")
@@ -242,7 +245,7 @@ ax.set_xlabel("step h")
 ax.set_ylabel("relative error of f'(1)")
 ax.invert_xaxis()
 ax.set_ylim(1e-17, 1)
-ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 0.14))
+ax.legend(fontsize=10, loc="lower right", bbox_to_anchor=(1.0, 0.14))
 ax.set_title("f(x) = exp(sin x): finite differences against a dual number")
 show(fig)
 
@@ -322,13 +325,13 @@ f2 = dd.jvp(h_prime, xs, ones)[1]
 assert np.allclose(f1, np.cos(xs) * np.exp(np.sin(xs)), rtol=1e-14, atol=1e-15)
 assert np.allclose(f2, (np.cos(xs) ** 2 - np.sin(xs)) * np.exp(np.sin(xs)), rtol=1e-13, atol=1e-14)
 
-fig, ax = plt.subplots(figsize=(5, 2.8))
+fig, ax = plt.subplots(figsize=(6.5, 3.64))
 ax.plot(xs, f0, label="f(x) = exp(sin x)")
 ax.plot(xs, f1, label="f'(x)")
 ax.plot(xs, f2, label="f''(x)")
 ax.axhline(0, color="0.7", lw=0.8)
 ax.set_xlabel("x")
-ax.legend(fontsize=8)
+ax.legend(fontsize=10)
 ax.set_title("f and its first two derivatives, by nested jvp")
 show(fig)
 

@@ -25,6 +25,7 @@ import operator
 import re
 
 import matplotlib.pyplot as plt
+from PIL import Image as PILImage
 import mpmath
 import numpy as np
 from IPython.display import Image, Markdown, display
@@ -32,15 +33,17 @@ from matplotlib.patches import Circle
 
 import dualdiff as dd
 
-plt.rcParams.update({"figure.dpi": 90, "font.size": 9})
+plt.rcParams.update({"figure.dpi": 100, "font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10})
 
 
 def show(fig):
-    """Display a matplotlib figure as a small PNG (and close it)."""
+    """Display a matplotlib figure as a PNG (and close it): 100 dpi, 11 pt text, a 256-colour palette to stay small."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    display(Image(buf.getvalue()))
+    small = io.BytesIO()
+    PILImage.open(buf).convert("RGB").quantize(256).save(small, format="png", optimize=True)
+    display(Image(small.getvalue()))
 
 
 def show_table(table):
@@ -132,22 +135,22 @@ def draw_graph(tr, ax, title, note=None):
     for s in tr.steps:
         x, y = pos[s.index]
         ax.add_patch(Circle((x, y), radius, facecolor=colours[s.kind], edgecolor="0.3", zorder=3))
-        ax.text(x, y, f"$v_{{{s.index}}}$", ha="center", va="center", zorder=4, fontsize=10)
+        ax.text(x, y, f"$v_{{{s.index}}}$", ha="center", va="center", zorder=4, fontsize=12)
         what = s.label if s.kind == "input" else math_text(s.operation)
-        ax.text(x, y - radius - 0.06, f"{what}\n= {s.value:.4g}", ha="center", va="top", fontsize=7.5, zorder=4)
+        ax.text(x, y - radius - 0.06, f"{what}\n= {s.value:.4g}", ha="center", va="top", fontsize=9.5, zorder=4)
     for o in tr.outputs:
         x, y = pos[o.name]
         ax.add_patch(Circle((x, y), radius, facecolor="#d5f0d5", edgecolor="0.3", zorder=3))
-        ax.text(x, y, f"${o.name}$", ha="center", va="center", zorder=4, fontsize=10)
+        ax.text(x, y, f"${o.name}$", ha="center", va="center", zorder=4, fontsize=12)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
     ax.set_ylim(min(ys) - 1.0, max(ys) + 0.5)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=11)
     if note:
-        ax.text(1.0, 1.0, note, transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.3")
+        ax.text(1.0, 1.0, note, transform=ax.transAxes, ha="right", va="top", fontsize=10, color="0.3")
 
 
 # %% [markdown]
@@ -258,7 +261,7 @@ tr1 = dd.trace(f1, (2.0, 5.0))
 print(repr(tr1))
 show_table(tr1.table())
 
-fig, ax = plt.subplots(figsize=(7, 3.2))
+fig, ax = plt.subplots(figsize=(9.1, 4.16))
 draw_graph(tr1, ax, "f1 = ln(x1) + x1*x2 - sin(x2): the computational graph of the trace")
 show(fig)
 
@@ -336,7 +339,7 @@ def f2_shared(x1, x2):
 tr2 = dd.trace(f2, (1.5, 0.5))
 tr2s = dd.trace(f2_shared, (1.5, 0.5))
 
-fig, (ax_a, ax_b) = plt.subplots(2, 1, figsize=(7, 6.4))
+fig, (ax_a, ax_b) = plt.subplots(2, 1, figsize=(9.1, 8.32))
 draw_graph(tr2, ax_a, "f2 as written: x1*x2 evaluated twice", note=f"{len(tr2.intermediates)} steps")
 draw_graph(tr2s, ax_b, "f2_shared: p = x1*x2 once", note=f"{len(tr2s.intermediates)} steps")
 show(fig)
@@ -376,7 +379,7 @@ def f3(x1, x2):
 
 
 tr3 = dd.trace(f3, (2.0, 3.0))
-fig, ax = plt.subplots(figsize=(5.5, 2.8))
+fig, ax = plt.subplots(figsize=(7.15, 3.64))
 draw_graph(tr3, ax, "f3 = (x1*x2) * sin(x1)")
 show(fig)
 
@@ -404,7 +407,7 @@ assert np.isclose(adj["v_0"], 2 * np.sin(2), rtol=1e-15)
 
 # %%
 tr4 = dd.trace(lambda x, y: x * y + x, (2.0, 3.0), names=("x", "y"), output_names=("z",))
-fig, ax = plt.subplots(figsize=(4.5, 2.4))
+fig, ax = plt.subplots(figsize=(5.85, 3.12))
 draw_graph(tr4, ax, "z = x*y + x")
 show(fig)
 

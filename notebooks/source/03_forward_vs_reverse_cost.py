@@ -33,21 +33,24 @@ import math
 import platform
 
 import matplotlib.pyplot as plt
+from PIL import Image as PILImage
 import numpy as np
 from IPython.display import Image, Markdown, display
 
 import dualdiff as dd
 from dualdiff import cost
 
-plt.rcParams.update({"figure.dpi": 90, "font.size": 9})
+plt.rcParams.update({"figure.dpi": 100, "font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10})
 
 
 def show(fig):
-    """Display a matplotlib figure as a small PNG (and close it)."""
+    """Display a matplotlib figure as a PNG (and close it): 100 dpi, 11 pt text, a 256-colour palette to stay small."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    display(Image(buf.getvalue()))
+    small = io.BytesIO()
+    PILImage.open(buf).convert("RGB").quantize(256).save(small, format="png", optimize=True)
+    display(Image(small.getvalue()))
 
 
 print("dualdiff", dd.__version__, "| numpy", np.__version__, "| Python", platform.python_version())
@@ -155,24 +158,27 @@ print(f"crossover in operations at n = {n_ops:.1f} (m = {M}); in measured time: 
 assert M / 2 <= n_ops <= 2 * M
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.3))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.7, 4.29))
 ax1.loglog(NS, ops_fwd, "o-", label="forward: n passes (chunk 1)", ms=4)
 ax1.loglog(NS, ops_rev, "s-", label=f"reverse: 1 recording + {M} sweeps", ms=4)
 ax1.axvline(n_ops, color="0.5", ls="--", lw=1)
-ax1.text(n_ops / 1.15, ops_fwd[-1], f"crossover\nn = {n_ops:.1f}", fontsize=8, color="0.3", va="top", ha="right")
+ax1.text(n_ops / 1.15, ops_fwd[-1], f"crossover\nn = {n_ops:.1f}", fontsize=10, color="0.3", va="top", ha="right")
 ax1.set_xlabel("n (inputs)")
 ax1.set_ylabel("element operations for the Jacobian")
 ax1.set_title(f"operations (cost model), m = {M} outputs")
-ax1.legend(fontsize=8)
+ax1.legend(fontsize=10)
 ax2.loglog(NS, np.array(t_fwd) * 1e3, "o-", label="forward, chunk 1", ms=4)
 ax2.loglog(NS, np.array(t_rev) * 1e3, "s-", label="reverse, chunk 1", ms=4)
 ax2.loglog(NS, np.array(t_wide) * 1e3, "^--", label="forward, all directions in 1 pass", ms=4, color="C2")
 if n_time:
     ax2.axvline(n_time, color="0.5", ls="--", lw=1)
+    ax2.text(
+        n_time * 1.15, 0.03, f"crossover\nn = {n_time:.1f}", fontsize=10, color="0.3", transform=ax2.get_xaxis_transform()
+    )
 ax2.set_xlabel("n (inputs)")
 ax2.set_ylabel("median time (ms)")
 ax2.set_title(f"measured time, m = {M} outputs")
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=10)
 for ax in (ax1, ax2):
     ax.set_xticks(NS, [str(n) for n in NS])
     ax.minorticks_off()
@@ -208,13 +214,13 @@ for i, n in enumerate(SIZES):
         ratio[i, j] = r.ops("forward") / r.ops("reverse")
         time_ratio[i, j] = r.times["forward"] / r.times["reverse"]
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(11.7, 4.68))
 for ax, data, what in [(axes[0], ratio, "operations"), (axes[1], time_ratio, "measured time")]:
     im = ax.imshow(np.log2(data), origin="lower", cmap="RdBu_r", vmin=-8, vmax=8)
     for i in range(len(SIZES)):
         for j in range(len(SIZES)):
             label = f"{data[i, j]:.2g}" if data[i, j] < 100 else f"{data[i, j]:.0f}"
-            ax.text(j, i, label, ha="center", va="center", fontsize=7.5)
+            ax.text(j, i, label, ha="center", va="center", fontsize=9.5)
     ax.plot([-0.5, len(SIZES) - 0.5], [-0.5, len(SIZES) - 0.5], color="k", lw=0.8, ls=":")
     ax.set_xticks(range(len(SIZES)), SIZES)
     ax.set_yticks(range(len(SIZES)), SIZES)
@@ -282,7 +288,7 @@ for name, f, x in cases:
 display(Markdown("\n".join(rows)))
 assert bars[0][1] == 2.5  # the product reaches the tangent bound exactly
 
-fig, ax = plt.subplots(figsize=(7, 3))
+fig, ax = plt.subplots(figsize=(9.1, 3.9))
 k = np.arange(len(bars))
 ax.barh(k + 0.2, [b[1] for b in bars], height=0.4, label="OPS(JVP) / OPS(f)", color="C0")
 ax.barh(k - 0.2, [b[2] for b in bars], height=0.4, label="OPS(gradient) / OPS(f)", color="C1")
@@ -292,7 +298,7 @@ ax.set_yticks(k, [b[0] for b in bars])
 ax.invert_yaxis()
 ax.set_xlim(0, 4.6)
 ax.set_xlabel("operations of one pass / operations of f")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=10)
 ax.set_title("one JVP and one gradient against Griewank & Walther's bounds")
 show(fig)
 
@@ -378,14 +384,14 @@ for n, t in zip(NA, array_tapes):
 assert len({t.entries for t in array_tapes}) == 1
 assert 9 < array_tapes[-1].value_bytes / array_tapes[-2].value_bytes < 11
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.7, 4.16))
 ax1.loglog(KS, np.array(peaks_rev) / 1024, "s-", label="reverse: peak memory", ms=4, color="C1")
 ax1.loglog(KS, np.array(values) / 1024, "s:", label="reverse: values on the tape", ms=3, color="C1")
 ax1.loglog(KS, np.array(peaks_fwd) / 1024, "o-", label="forward: peak memory", ms=4, color="C0")
 ax1.set_xlabel("steps k of the scalar loop (4k operations)")
 ax1.set_ylabel("KiB")
 ax1.set_title("scalar loop: memory against its length")
-ax1.legend(fontsize=8, loc="lower right")
+ax1.legend(fontsize=10, loc="lower right")
 ax2.loglog(NA, [t.value_bytes / 1024 for t in array_tapes], "s-", ms=4, color="C1")
 ax2.set_xlabel("n (array size)")
 ax2.set_ylabel("KiB stored on the tape")

@@ -22,6 +22,7 @@ import io
 import time
 
 import matplotlib.pyplot as plt
+from PIL import Image as PILImage
 import numpy as np
 import scipy
 from IPython.display import Image, Markdown, display
@@ -29,15 +30,17 @@ from scipy import optimize
 
 import dualdiff as dd
 
-plt.rcParams.update({"figure.dpi": 90, "font.size": 9})
+plt.rcParams.update({"figure.dpi": 100, "font.size": 11, "axes.titlesize": 12, "legend.fontsize": 10})
 
 
 def show(fig):
-    """Display a matplotlib figure as a small PNG (and close it)."""
+    """Display a matplotlib figure as a PNG (and close it): 100 dpi, 11 pt text, a 256-colour palette to stay small."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    display(Image(buf.getvalue()))
+    small = io.BytesIO()
+    PILImage.open(buf).convert("RGB").quantize(256).save(small, format="png", optimize=True)
+    display(Image(small.getvalue()))
 
 
 print("dualdiff", dd.__version__, "| numpy", np.__version__, "| scipy", scipy.__version__)
@@ -100,7 +103,7 @@ print("solutions:", [np.round(z, 12).tolist() for z in solutions])
 # the last steps stall at its error.
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.7, 4.42))
 t = np.linspace(0, 2 * np.pi, 300)
 ax1.plot(2 * np.cos(t), 2 * np.sin(t), color="0.5", lw=1, label="x² + y² = 4")
 xs = np.linspace(-2.5, 1.3, 200)
@@ -111,7 +114,7 @@ for (start, path, residuals), colour in zip(histories, ["C0", "C3"]):
 ax1.set_aspect("equal")
 ax1.set_xlim(-2.6, 2.6)
 ax1.set_ylim(-2.6, 2.6)
-ax1.legend(fontsize=7, loc="lower left")
+ax1.legend(fontsize=9, loc="lower left")
 ax1.set_title("iterates")
 ax2.set_xlabel("Newton step k")
 ax2.set_ylabel("‖F(z_k)‖")
@@ -159,14 +162,14 @@ exact = -2 * np.log(np.cosh((grid - 0.5) * theta / 2) / np.cosh(theta / 4))
 print(f"largest difference from the exact solution: {np.abs(u - exact).max():.1e} (the O(h²) discretization error)")
 assert np.abs(u - exact).max() < 1e-4
 
-fig, ax = plt.subplots(figsize=(4.5, 2.6))
+fig, ax = plt.subplots(figsize=(5.85, 3.38))
 fine = np.linspace(0, 1, 200)
 ax.plot(fine, -2 * np.log(np.cosh((fine - 0.5) * theta / 2) / np.cosh(theta / 4)), color="0.6", label="exact")
 ax.plot(grid, u, "o", ms=3, color="C0", label=f"Newton + jacfwd, N = {N}")
 ax.set_xlabel("x")
 ax.set_ylabel("u(x)")
 ax.set_title("Bratu problem, λ = 1")
-ax.legend(fontsize=8)
+ax.legend(fontsize=10)
 show(fig)
 
 # %% [markdown]
@@ -240,14 +243,14 @@ for method, given, kwargs in runs:
         print(f"BFGS with finite differences: {res.message}")
 display(Markdown("\n".join(rows)))
 
-fig, ax = plt.subplots(figsize=(5.5, 3))
+fig, ax = plt.subplots(figsize=(7.15, 3.9))
 for (label, values), style in zip(curves, ["o-", "s-", "^-", "v--"]):
     ax.semilogy(range(len(values)), np.maximum(values, 1e-20), style, ms=3, lw=1, label=label)  # 0 drawn at 1e-20
 ax.set_xlabel("iteration")
 ax.set_ylabel("f(x_k)")
 ax.set_ylim(1e-20, 1e4)
 ax.set_title("minimizing the 10-dimensional Rosenbrock function")
-ax.legend(fontsize=8)
+ax.legend(fontsize=10)
 show(fig)
 
 # %% [markdown]
@@ -340,7 +343,7 @@ print(f"3000 steps in {seconds:.2f} s ({seconds / 3000 * 1e6:.0f} µs per value_
 print(f"loss: {history[0]:.3g} -> {history[-1]:.3g}")
 assert history[-1] < 1e-3 and history[-1] < history[0] / 100
 
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.7, 4.16))
 ax1.semilogy(history, lw=1)
 ax1.set_xlabel("step")
 ax1.set_ylabel("mean squared error")
@@ -349,7 +352,7 @@ ax2.plot(X, Y, "o", ms=3, color="0.5", label="data")
 ax2.plot(X, predict(params, X), color="C1", lw=1, ls="--", label="network at the start")
 ax2.plot(X, predict(trained, X), color="C0", lw=1.5, label="network after training")
 ax2.set_xlabel("x")
-ax2.legend(fontsize=8)
+ax2.legend(fontsize=10)
 ax2.set_title(f"tanh network, {HIDDEN} hidden units")
 show(fig)
 
