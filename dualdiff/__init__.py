@@ -64,6 +64,8 @@ from .modes.tape import ReleasedTapeError, Tape, Var
 from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
 from .transforms import (
+    Compiled,
+    compile,
     default_chunk,
     derivative,
     grad,
@@ -79,6 +81,7 @@ from .transforms import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Compiled",
     "Const",
     "CostReport",
     "DomainError",
@@ -105,6 +108,7 @@ __all__ = [
     "ceil",
     "choose_mode",
     "compare",
+    "compile",
     "cos",
     "cosh",
     "default_chunk",

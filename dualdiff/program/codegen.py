@@ -1,0 +1,995 @@
+"""Tangent and adjoint source code generated from a recorded program.
+
+:func:`generate` turns a :class:`~dualdiff.program.program.Program` into a
+Python function, as source code a person can read and Python compiles once:
+
+* ``"value"``: the primal program alone (``v_i = ...``, one line each);
+* ``"jvp"``: each ``v_i`` followed by its tangent ``v_i_dot`` -- the forward
+  (tangent) trace of the textbooks;
+* ``"grad"``: the forward sweep, then the reverse sweep, each step adding
+  its contributions to the adjoints ``v_j_bar`` of its operands, ``v_l``
+  down to the inputs -- the adjoint trace of the textbooks;
+* ``"vjp"``: the forward sweep, and a nested ``pullback(...)`` holding the
+  reverse sweep for any output cotangent.
+
+``batched=True`` gives tangents (cotangents) a trailing axis of directions
+(a chunk of a Jacobian), lined up exactly as the eager modes do.
+
+Where the numbers come from: the rule table only, as in eager mode.
+Values are computed with each rule's implementation for the number type of
+its operands (``math.sin`` for Python floats, ``np.sin`` for arrays,
+``mpmath.sin``, ``cmath.sin``), the four arithmetic operators inline. An
+elementwise rule's partials are its own formulas, called with a
+code-generating namespace (:mod:`dualdiff.program.codeexpr`): ``cos(v_0)``
+for sin, ``0.5 / v_7`` for sqrt; a formula that cannot be written out is
+called as a function. Linear and general rules call their maps and
+transposes (``rule.fn``, ``linear_maps[i]``, ``transposes[i]``, ``rule.T``).
+So the generated code performs the operations of eager mode in the same
+order, and gives the same numbers.
+
+The code also checks every guard of the program where its value is
+computed (raising :class:`GuardFailed`), and for mpmath numbers the real
+domain of the rules that have one (raising :class:`Fallback`). Arrays are
+handled without waste (:mod:`dualdiff.program.buffers`): dead temporaries
+are written into with ``out=``, adjoints accumulate in place, indexing
+scatters straight into the adjoint it feeds, and memory is released at each
+array's last use.
+
+>>> import numpy as np, dualdiff as dd
+>>> prog = dd.wengert(lambda x: np.log(x[0]) + x[0] * x[1] - np.sin(x[1]), (2.0, 5.0))
+>>> g = generate(Analysis(prog), "jvp")
+>>> print(g.source.splitlines()[4])
+    v_1 = log(v_m1)                               # log
+>>> g.fn(2.0, 5.0, 1.0, 0.0)[1][0] == 1 / 2.0 * 1.0 + 5.0 * 1.0
+True
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import math
+import operator
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+
+from ..modes.core import LiftedBase
+from ..rules.backends import COMPLEX, FLOAT, MP, NUMPY, Backend, backend_for
+from ..rules.kinds import Elementwise, General, Linear, Nondiff
+from ..rules.structural import GETITEM, getitem_add, sum_to_shape
+from .buffers import Assign, Line, Scatter, Stmt, optimize
+from .codeexpr import PREC_ATOM, Binder, Code, CodeMath, binary, unary
+from .program import ArrayOutput, Const, Equation, Program
+
+__all__ = ["KINDS", "Analysis", "Fallback", "Generated", "GuardFailed", "generate", "slot_name"]
+
+#: What :func:`generate` can write.
+KINDS = ("value", "jvp", "grad", "vjp")
+
+#: A stand-in size for the axis of directions in static shapes (no real axis is this long).
+BATCH = 2_147_483_629
+
+
+class GuardFailed(Exception):
+    """Raised by generated code where a guard of the program goes the other way (a retrace is due)."""
+
+
+class Fallback(Exception):
+    """Raised by generated code where only eager mode knows the answer (a domain error, say)."""
+
+
+def slot_name(index: int) -> str:
+    """The Python name of ``v_index``: ``v_3``, and ``v_m1`` for ``v_{-1}``.
+
+    >>> slot_name(3), slot_name(0), slot_name(-2)
+    ('v_3', 'v_0', 'v_m2')
+    """
+    return f"v_{index}" if index >= 0 else f"v_m{-index}"
+
+
+# ==========================================================================
+# what the generator needs to know about a program
+# ==========================================================================
+
+
+def _dtype_of(value: Any) -> Any:
+    """The static dtype of a value in generated expressions (Python scalars are weak)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype
+    if type(value) in (int, float, complex):
+        return type(value)
+    if type(value) is bool:
+        return int
+    return None
+
+
+def _has_lifted(value: Any) -> bool:
+    if isinstance(value, LiftedBase):
+        return True
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return any(_has_lifted(v) for v in value.ravel())
+    if isinstance(value, (tuple, list)):
+        return any(_has_lifted(v) for v in value)
+    return False
+
+
+class Analysis:
+    """What generated code for ``prog`` relies on, worked out once per program.
+
+    * ``values``: every slot's value at the recording point (the program
+      evaluated there), whose Python types and dtypes fix the number type
+      each equation computes with;
+    * ``backends``: the math namespace of each elementwise equation, chosen
+      as eager mode chooses it;
+    * ``active``: slots that depend on the input through differentiable steps;
+    * ``useful``: active slots an output depends on;
+    * ``refusal``: why compiled code cannot reproduce this program (a constant
+      that is a lifted value of another level), or None;
+    * ``eager_only``: why derivatives must be taken in eager mode (it raises
+      there, e.g. a function that is not complex-differentiable at a complex
+      point), or None.
+
+    >>> import dualdiff as dd
+    >>> an = Analysis(dd.wengert(lambda x: dd.sin(x) * 2.0, 1.0))
+    >>> an.names, an.active, an.backends[0].name
+    (['v_0', 'v_1', 'v_2'], [True, True, True], 'float')
+    """
+
+    def __init__(self, prog: Program) -> None:
+        self.prog = prog
+        n = prog.n
+        self.n = n
+        self.names = [slot_name(prog.index(s)) for s in range(prog.n_slots)]
+        self.refusal: str | None = None
+        self.eager_only: str | None = None
+        for eq in prog.equations:
+            for a in eq.inputs:
+                if type(a) is Const and _has_lifted(a.value):
+                    self.refusal = (
+                        f"{eq.rule.name} combines the input with a {type(a.value).__name__} of another "
+                        "derivative level (f closes over it)"
+                    )
+        self.values: list[Any] = list(prog.evaluate(prog.point)) if self.refusal is None else [None] * prog.n_slots
+        self.backends: list[Backend | None] = []
+        for eq in prog.equations:
+            if isinstance(eq.rule, Elementwise) and self.refusal is None:
+                self.backends.append(backend_for([self.arg_value(a) for a in eq.inputs]))
+            else:
+                self.backends.append(None)
+        self.shapes = [tuple(np.shape(v)) for v in self.values] if self.refusal is None else []
+        self.dtypes = [_dtype_of(v) for v in self.values]
+        self.active = self._activity()
+        self.useful = self._usefulness()
+        if self.refusal is None:
+            self._check_derivatives()
+        #: Whether any value is a NumPy object (then generated code runs under NumPy's error state).
+        self.uses_numpy = any(isinstance(v, (np.ndarray, np.generic)) for v in self.values) or any(
+            b is NUMPY for b in self.backends
+        )
+
+    # -- slots ------------------------------------------------------------------
+    def arg_value(self, a: Any) -> Any:
+        return self.values[a] if type(a) is int else a.value
+
+    def eq_of(self, slot: int) -> Equation:
+        return self.prog.equations[slot - self.n]
+
+    def shape(self, slot: int) -> tuple[int, ...]:
+        return self.shapes[slot] if self.refusal is None else self.prog.aval(slot).shape
+
+    def is_array(self, slot: int) -> bool:
+        return type(self.values[slot]) is np.ndarray and len(self.shape(slot)) > 0
+
+    def core_shape(self, slot: int, nbatch: int) -> tuple[int, ...]:
+        s = self.shape(slot)
+        return s[: len(s) - nbatch] if nbatch else s
+
+    def is_active(self, a: Any) -> bool:
+        return type(a) is int and self.active[a]
+
+    def _activity(self) -> list[bool]:
+        act = [True] * self.n + [False] * len(self.prog.equations)
+        for eq in self.prog.equations:
+            rule = eq.rule
+            if isinstance(rule, Nondiff) or (isinstance(rule, Elementwise) and rule.piecewise_constant):
+                continue  # a function of values, or a derivative that is zero everywhere
+            positions = self.diff_positions(eq)
+            act[eq.out] = any(type(eq.inputs[i]) is int and act[eq.inputs[i]] for i in positions)
+        return act
+
+    @staticmethod
+    def diff_positions(eq: Equation) -> list[int]:
+        """The argument positions of ``eq`` that carry a derivative."""
+        rule = eq.rule
+        if isinstance(rule, Linear):
+            return [0]
+        if isinstance(rule, General):
+            return [i for i in range(len(eq.inputs)) if i not in rule.nondiff_args]
+        if isinstance(rule, Elementwise):
+            return list(range(len(eq.inputs)))
+        return []
+
+    def _usefulness(self) -> list[bool]:
+        use = [False] * self.prog.n_slots
+        for a in self.prog.output_atoms():
+            if type(a) is int and self.active[a]:
+                use[a] = True
+        for eq in reversed(self.prog.equations):
+            if not use[eq.out]:
+                continue
+            for i in self.diff_positions(eq):
+                a = eq.inputs[i]
+                if type(a) is int and self.active[a]:
+                    use[a] = True
+        return use
+
+    def _check_derivatives(self) -> None:
+        for eq, b in zip(self.prog.equations, self.backends):
+            rule = eq.rule
+            if not isinstance(rule, Elementwise) or rule.holomorphic or not self.useful[eq.out]:
+                continue
+            if any(_is_complex(self.arg_value(a)) for a in eq.inputs):
+                self.eager_only = f"{rule.name} is not complex-differentiable and is applied to a complex value"
+
+
+def _is_complex(v: Any) -> bool:
+    return isinstance(v, (complex, mpmath.mpc)) or (
+        isinstance(v, (np.ndarray, np.generic)) and np.iscomplexobj(v)
+    )
+
+
+# ==========================================================================
+# the generated function
+# ==========================================================================
+
+
+@dataclass
+class Generated:
+    """One generated function: its source, the function, and the namespace it runs in."""
+
+    kind: str
+    batched: bool
+    name: str
+    source: str
+    fn: Callable[..., Any]
+    namespace: dict[str, Any] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"<generated {self.kind}{' (batched)' if self.batched else ''} {self.name}>"
+
+
+#: Rules computed by Python's operators, the same operation their backends perform.
+_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/"}
+_COMPARISONS = {operator.lt: "<", operator.le: "<=", operator.gt: ">", operator.ge: ">=", operator.eq: "==", operator.ne: "!="}
+_STANDARD_BACKENDS = (FLOAT, COMPLEX, MP, NUMPY)
+
+
+def _zeros(shape: tuple[int, ...], like: Any) -> np.ndarray:
+    """Zeros of ``shape`` in the dtype of ``like`` (the cotangent scattered into them).
+
+    ``empty`` then ``fill``, not ``np.zeros``: calloc maps fresh pages for
+    large arrays, while malloc reuses memory freed a moment ago.
+    """
+    out = np.empty(shape, dtype=np.asarray(like).dtype)
+    out.fill(0)
+    return out
+
+
+def _per_direction(d: Any) -> Any:
+    """A partial lined up against tangents with a trailing axis of directions (``d[..., None]``)."""
+    return np.expand_dims(d, -1) if np.ndim(d) > 0 else d
+
+
+def _fit(t: Any, shape: tuple[int, ...]) -> Any:
+    """A tangent broadcast to its value's shape (plus directions), when a formula's shape was not known."""
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
+
+
+class Generator:
+    """Writes one function for one program: the statements of each sweep, then the source."""
+
+    def __init__(self, an: Analysis, kind: str, batched: bool, tangent_dtypes: Sequence[Any] | None) -> None:
+        self.an = an
+        self.prog = an.prog
+        self.kind = kind
+        self.batched = batched
+        self.nb = 1 if batched else 0
+        self.binder = Binder()
+        self.binder.reserve(an.names)
+        self.binder.reserve(["k", "y_bar", "pullback"])
+        self._math: dict[Backend, CodeMath] = {}
+        self._primals: dict[int, Code] = {}
+        self.tangent_dtypes = list(tangent_dtypes) if tangent_dtypes is not None else None
+        #: The static dtype of each tangent (adjoint) written so far, by slot.
+        self.ddtype: dict[int, Any] = {}
+        #: Each primal's expression text, for the comments of the reverse sweep.
+        self.op_text: dict[int, str] = {}
+        self.guards: dict[int, list[tuple[int, Any]]] = {}
+        for number, g in enumerate(self.prog.guards):
+            self.guards.setdefault(g.slot, []).append((number, g))
+        self.fn_name = f"{kind}_{_py_name(self.prog.f_name)}"
+
+    # -- names and operands ----------------------------------------------------------
+    def math(self, backend: Backend) -> CodeMath:
+        m = self._math.get(backend)
+        if m is None:
+            m = self._math[backend] = CodeMath(backend, self.binder)
+        return m
+
+    def primal(self, slot: int) -> Code:
+        c = self._primals.get(slot)
+        if c is None:
+            v = self.an.values[slot]
+            c = Code.name(self.an.names[slot], self.an.shapes[slot], self.an.dtypes[slot], sample=v, binder=self.binder)
+            self._primals[slot] = c
+        return c
+
+    def const(self, c: Const, hint: str) -> Code:
+        return Code.value(c.value, self.binder, hint)
+
+    def atom(self, a: Any, hint: str = "c") -> Code:
+        return self.primal(a) if type(a) is int else self.const(a, hint)
+
+    def dshape(self, slot: int) -> tuple[int, ...]:
+        """The static shape of a tangent (adjoint): the value's, plus the axis of directions."""
+        return self.an.shape(slot) + ((BATCH,) if self.batched else ())
+
+    def dname(self, slot: int, mark: str) -> str:
+        return f"{self.an.names[slot]}_{mark}"
+
+    def dcode(self, slot: int, mark: str) -> Code:
+        return Code.name(self.dname(slot, mark), self.dshape(slot), self.ddtype.get(slot), binder=self.binder)
+
+    def shape_text(self, shape: tuple[int, ...]) -> str:
+        parts = ["k" if s == BATCH else str(s) for s in shape]
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+    def param(self, p: Any, hint: str) -> Code:
+        """A static parameter of a rule: a literal when it is simple, else a bound constant."""
+        if _simple(p):
+            return Code.raw(_literal(p))
+        return Code.value(p, self.binder, hint)
+
+    def params_tuple(self, params: tuple[Any, ...], hint: str) -> Code:
+        if _simple(params):
+            return Code.raw(_literal(params))
+        return Code.value(params, self.binder, hint)
+
+    def fn_ref(self, fn: Any, name: str) -> str:
+        """How the source names a rule's function: ``np.matmul`` when it is NumPy's, else bound by name."""
+        found = _numpy_name(fn)
+        if found is not None:
+            return f"{self.binder.module('np', np)}.{found}"
+        return self.binder.bind(name, fn)
+
+    def helper(self, name: str, fn: Any) -> str:
+        return self.binder.bind(name, fn)
+
+    # -- the primal step ----------------------------------------------------------------
+    def value_code(self, eq: Equation) -> Code:
+        rule = eq.rule
+        k = eq.out
+        hint = f"c_{self.prog.index(k)}"
+        args = [self.atom(a, hint) for a in eq.inputs]
+        shape, dtype = self.an.shape(k), _dtype_of(self.an.values[k])
+        if isinstance(rule, Elementwise):
+            b = self.an.backends[k - self.an.n]
+            assert b is not None
+            inline = rule.evaluate is None and b in _STANDARD_BACKENDS
+            if inline and rule.name in _OPERATORS:
+                return binary(args[0], _OPERATORS[rule.name], args[1])
+            if inline and rule.name in ("neg", "pos"):
+                return unary(args[0], "-" if rule.name == "neg" else "+")
+            if inline and rule.name == "reciprocal":
+                return binary(Code.value(1, self.binder), "/", args[0])
+            if inline and rule.name == "square" and b is not NUMPY and args[0].prec >= PREC_ATOM:
+                return binary(args[0], "*", args[0])
+            fn = rule.impl[b.slot]
+            if fn is getattr(b, rule.name, None):
+                ref = self.binder.function(b, rule.name, fn)
+            else:
+                ref = self.binder.bind(f"{rule.name}_{b.name}", fn)
+            return Code.call(ref, args, self.binder, ufunc=fn if isinstance(fn, np.ufunc) else None)
+        if isinstance(rule, Linear):
+            if rule is GETITEM and not eq.nbatch:
+                return self.index_code(args[0], eq.params[0], shape, dtype)
+            ref = self.fn_ref(rule.fn, rule.name)
+            pcodes = [self.param(p, hint) for p in eq.params]
+            return Code.call(ref, [args[0], Code.raw(str(eq.nbatch)), *pcodes], elementwise=False, shape=shape, dtype=dtype)
+        if isinstance(rule, Nondiff) and rule.fn in _COMPARISONS and not eq.params and len(args) == 2:
+            c = binary(args[0], "+", args[1])  # shape and reads; the text is the comparison
+            return Code(f"{_paren(args[0])} {_COMPARISONS[rule.fn]} {_paren(args[1])}", 0, c.shape, None, c.reads)
+        ref = self.fn_ref(rule.fn, rule.name)
+        pcodes = [self.param(p, hint) for p in eq.params]
+        return Code.call(ref, [*args, *pcodes], elementwise=False, shape=shape, dtype=dtype)
+
+    def index_code(self, x: Code, index: Any, shape: Any, dtype: Any) -> Code:
+        if _simple_index(index):
+            text = _index_text(index)
+        else:
+            text = Code.value(index, self.binder, "i").text
+        return Code(f"{x.atom()}[{text}]", PREC_ATOM, shape, dtype, x.reads)
+
+    def emit_value(self, body: list[Stmt], eq: Equation) -> None:
+        k = eq.out
+        expr = self.value_code(eq)
+        self.op_text[k] = expr.text
+        aliases = self._aliases(eq, expr)
+        body.append(
+            Assign(
+                self.an.names[k],
+                expr,
+                comment=eq.rule.name,
+                array=self._array_info(k),
+                fresh=self.an.is_array(k) and isinstance(eq.rule, Elementwise) and expr.ufunc is not None,
+                aliases=aliases,
+            )
+        )
+        b = self.an.backends[k - self.an.n]
+        if b is MP and isinstance(eq.rule, Elementwise) and eq.rule.domain is not None:
+            real = not any(isinstance(self.an.arg_value(a), (mpmath.mpc, complex)) for a in eq.inputs)
+            if real:
+                mpc = self.binder.bind("mpc", mpmath.mpc)
+                fallback = self.binder.bind("Fallback", Fallback)
+                body.append(
+                    Line(
+                        f"if type({self.an.names[k]}) is {mpc}:  # {eq.rule.name} outside its real domain",
+                        frozenset((self.an.names[k],)),
+                        f"    raise {fallback}",
+                    )
+                )
+        self.emit_guards(body, k)
+
+    def _array_info(self, slot: int) -> tuple[Any, Any] | None:
+        if type(self.an.values[slot]) is not np.ndarray:
+            return None
+        v = self.an.values[slot]
+        return (tuple(v.shape), v.dtype)
+
+    def _aliases(self, eq: Equation, expr: Code) -> frozenset[str]:
+        """The variables whose memory the value of ``eq`` may share (views, or unknown results)."""
+        if isinstance(eq.rule, Elementwise):
+            return frozenset() if expr.ufunc is not None else frozenset(expr.reads)
+        return frozenset(n for n in expr.reads if n in self.an.names)
+
+    def emit_guards(self, body: list[Stmt], slot: int) -> None:
+        name = self.an.names[slot]
+        for number, g in self.guards.get(slot, ()):
+            fail = self.binder.bind("GuardFailed", GuardFailed)
+            if g.kind == "bool":
+                test = f"not {name}" if g.outcome else name
+            elif g.kind == "int":
+                test = f"int({name}) != {int(g.outcome)!r}"
+            else:
+                ref = self.binder.bind(f"guard_{number + 1}", g.holds)
+                test = f"not {ref}({name})"
+            body.append(
+                Line(
+                    f"if {test}:  # guard {number + 1}: {g.source}"[:110],
+                    frozenset((name,)),
+                    f"    raise {fail}({number})",
+                )
+            )
+
+    # -- partials ---------------------------------------------------------------------------
+    def partial(self, eq: Equation, i: int, y: Code, args: list[Code]) -> Code:
+        """The partial of ``eq`` in argument ``i``, as code: the rule's formula written out, else a call of it."""
+        rule = eq.rule
+        assert isinstance(rule, Elementwise)
+        b = self.an.backends[eq.out - self.an.n]
+        assert b is not None
+        try:
+            d = rule.partials[i](self.math(b), y, *args)
+            return d if isinstance(d, Code) else Code.value(d, self.binder)
+        except Exception:  # a formula that decides on values, or calls a library: call it instead
+            pref = self.binder.bind(f"{rule.name}_partial_{i}", rule.partials[i])
+            bref = self.binder.bind(b.name.upper(), b)
+            return Code.call(pref, [Code.raw(bref), y, *args], self.binder, elementwise=False, shape=None, dtype=None)
+
+    def lined_up(self, d: Code) -> Code:
+        """A partial multiplied into batched tangents: ``d[..., None]`` when it is an array (as eager mode does)."""
+        if not self.batched:
+            return d
+        if d.shape is None:
+            return Code.call(self.helper("per_direction", _per_direction), [d], elementwise=False, shape=None)
+        return d.expanded() if d.shape != () else d
+
+    # -- the tangent step ---------------------------------------------------------------------
+    def tangent_code(self, eq: Equation, y: Code) -> Code:
+        rule = eq.rule
+        k = eq.out
+        hint = f"c_{self.prog.index(k)}"
+        args = [self.atom(a, hint) for a in eq.inputs]
+        want = self.dshape(k)
+        if isinstance(rule, Elementwise):
+            t: Code | None = None
+            if rule.signs is not None:
+                for s, a in zip(rule.signs, eq.inputs):
+                    if not self.an.is_active(a):
+                        continue
+                    ti = self.dcode(a, "dot")
+                    if t is None:
+                        t = ti if s > 0 else unary(ti, "-")
+                    else:
+                        t = binary(t, "+" if s > 0 else "-", ti)
+            else:
+                for i, a in enumerate(eq.inputs):
+                    if not self.an.is_active(a):
+                        continue
+                    c = binary(self.lined_up(self.partial(eq, i, y, args)), "*", self.dcode(a, "dot"))
+                    t = c if t is None else binary(t, "+", c)
+            assert t is not None
+            return self.fitted(t, want)
+        if isinstance(rule, Linear):
+            nb = eq.nbatch + self.nb
+            x = self.dcode(eq.inputs[0], "dot")
+            if rule is GETITEM and (not nb or _no_ellipsis(eq.params[0])):
+                return self.index_code(x, eq.params[0], want, x.dtype)
+            ref = self.fn_ref(rule.fn, rule.name)
+            pcodes = [self.param(p, hint) for p in eq.params]
+            return Code.call(ref, [x, Code.raw(str(nb)), *pcodes], elementwise=False, shape=want, dtype=x.dtype)
+        assert isinstance(rule, General)
+        argt = _tuple_code(args)
+        pc = self.params_tuple(eq.params, hint)
+        nbc = Code.raw(str(self.nb))
+        positions = [i for i in self.an.diff_positions(eq) if self.an.is_active(eq.inputs[i])]
+        if rule.joint_map is not None:
+            ref = self.binder.bind(f"{rule.name}_jvp", rule.joint_map)
+            ts = [self.dcode(a, "dot") if i in positions else Code.raw("None") for i, a in enumerate(eq.inputs)]
+            lst = Code.raw("[" + ", ".join(c.text for c in ts) + "]", frozenset().union(*(c.reads for c in ts)))
+            return Code.call(ref, [lst, nbc, y, argt, pc], elementwise=False, shape=want, dtype=None)
+        total: Code | None = None
+        for i in positions:
+            ref = self.binder.bind(f"{rule.name}_jvp_{i}", rule.linear_maps[i])
+            c = Code.call(ref, [self.dcode(eq.inputs[i], "dot"), nbc, y, argt, pc], elementwise=False, shape=want, dtype=None)
+            total = c if total is None else binary(total, "+", c)
+        assert total is not None
+        return total
+
+    def fitted(self, t: Code, want: tuple[int, ...]) -> Code:
+        """``t`` broadcast to the shape ``want`` when broadcasting left it smaller (eager mode's ``_fit_tangent``)."""
+        if t.shape == want:
+            return t
+        if t.shape is None:
+            ref = self.helper("fit", _fit)
+            return Code.call(ref, [t, Code.raw(self.shape_text(want))], elementwise=False, shape=want, dtype=t.dtype)
+        ref = f"{self.binder.module('np', np)}.broadcast_to"
+        return Code.call(ref, [t, Code.raw(self.shape_text(want))], elementwise=False, shape=want, dtype=t.dtype)
+
+    def emit_tangent(self, body: list[Stmt], eq: Equation) -> None:
+        k = eq.out
+        if not (self.an.active[k] and self.an.useful[k]):
+            return
+        expr = self.tangent_code(eq, self.primal(k))
+        self.ddtype[k] = expr.dtype if isinstance(expr.dtype, np.dtype) or expr.dtype in (float, complex) else None
+        body.append(self._dassign(self.dname(k, "dot"), expr, k))
+
+    def _dassign(self, name: str, expr: Code, slot: int, comment: str = "") -> Assign:
+        shape = self.dshape(slot)
+        is_arr = self.batched or type(self.an.values[slot]) is np.ndarray
+        dtype = expr.dtype if isinstance(expr.dtype, np.dtype) else None
+        plain_name = expr.prec >= PREC_ATOM and expr.text in expr.reads
+        fresh = is_arr and expr.ufunc is not None and expr.shape == shape
+        aliases = frozenset(expr.reads) if (plain_name or not fresh) else frozenset()
+        return Assign(name, expr, comment=comment, array=(shape, dtype) if is_arr else None, fresh=fresh, aliases=aliases)
+
+    # -- the reverse step ---------------------------------------------------------------------
+    def emit_reverse(self, body: list[Stmt], seeds: list[tuple[int, Code]]) -> dict[int, Code]:
+        """The reverse sweep: seed the outputs' adjoints, then each step from the last to the first."""
+        bars: dict[int, Code] = {}
+        owned: dict[int, bool] = {}
+        for slot, g in seeds:
+            self.accumulate(body, bars, slot, g, comment="seed")
+        for eq in reversed(self.prog.equations):
+            k = eq.out
+            if k not in bars:
+                continue
+            g = bars[k]
+            rule = eq.rule
+            comment = f"{self.an.names[k]} = {self.op_text.get(k, rule.name)}"
+            hint = f"c_{self.prog.index(k)}"
+            args = [self.atom(a, hint) for a in eq.inputs]
+            start = len(body)
+            if isinstance(rule, Elementwise):
+                self.reverse_elementwise(body, bars, eq, g, args)
+            elif isinstance(rule, Linear):
+                self.reverse_linear(body, bars, eq, g, owned)
+            else:
+                assert isinstance(rule, General)
+                self.reverse_general(body, bars, eq, g, args)
+            if len(body) > start:
+                first = body[start]
+                first.comment = (first.comment + "; " if first.comment else "") + comment
+        return bars
+
+    def accumulate(
+        self, body: list[Stmt], bars: dict[int, Code], slot: int, v: Code, negate: bool = False, comment: str = ""
+    ) -> None:
+        """``v_slot_bar += v`` (or ``-= v``); the first contribution defines it."""
+        name = self.dname(slot, "bar")
+        if slot not in bars:
+            expr = unary(v, "-") if negate else v
+        else:
+            expr = binary(bars[slot], "-" if negate else "+", v)
+        prev = self.ddtype.get(slot)
+        d = expr.dtype if isinstance(expr.dtype, np.dtype) or expr.dtype in (float, complex) else None
+        self.ddtype[slot] = d if slot not in bars or d == prev else None
+        body.append(self._dassign(name, expr, slot, comment))
+        bars[slot] = self.dcode(slot, "bar")
+
+    def _summed(self, v: Code, slot: int, out: int) -> Code:
+        """``v`` summed back over the axes broadcasting added (eager mode's ``sum_to_shape``)."""
+        shape = self.an.shape(slot)
+        if not self.an.is_array(out) or self.an.shape(out) == shape:
+            return v
+        ref = self.helper("sum_to_shape", sum_to_shape)
+        return Code.call(
+            ref,
+            [v, Code.raw(self.shape_text(shape)), Code.raw(str(self.nb))],
+            elementwise=False,
+            shape=self.dshape(slot),
+            dtype=v.dtype,
+            ufunc=None,
+        )
+
+    def reverse_elementwise(self, body: list[Stmt], bars: dict[int, Code], eq: Equation, g: Code, args: list[Code]) -> None:
+        rule = eq.rule
+        assert isinstance(rule, Elementwise)
+        y = self.primal(eq.out)
+        for i, a in enumerate(eq.inputs):
+            if not (self.an.is_active(a) and self.an.useful[a]):
+                continue
+            if rule.signs is not None:
+                v = self._summed(g, a, eq.out)
+                self.accumulate(body, bars, a, v, negate=rule.signs[i] < 0)
+                continue
+            v = binary(self.lined_up(self.partial(eq, i, y, args)), "*", g)
+            self.accumulate(body, bars, a, self._summed(v, a, eq.out))
+
+    def reverse_linear(
+        self, body: list[Stmt], bars: dict[int, Code], eq: Equation, g: Code, owned: dict[int, bool]
+    ) -> None:
+        rule = eq.rule
+        assert isinstance(rule, Linear)
+        a = eq.inputs[0]
+        if not (self.an.is_active(a) and self.an.useful[a]):
+            return
+        x_shape = self.an.core_shape(a, eq.nbatch)
+        nb = eq.nbatch + self.nb
+        hint = f"c_{self.prog.index(eq.out)}"
+        if rule is GETITEM and self.an.is_array(a):
+            name = self.dname(a, "bar")
+            index = eq.params[0]
+            inline = not nb and _simple_index(index) or (not nb and _no_ellipsis(index))
+            index_text = (
+                _index_text(index) if _simple_index(index) else Code.value(index, self.binder, "i").text
+            )
+            fallback = Code.call(
+                self.helper("getitem_T", GETITEM.T.fn),
+                [g, Code.raw(str(nb)), Code.raw(self.shape_text(x_shape)), Code.value(index, self.binder, "i") if not _simple(index) else Code.raw(_literal(index))],
+                elementwise=False,
+                shape=self.dshape(a),
+                dtype=g.dtype,
+            )
+            if a not in bars:
+                zeros = Code.call(
+                    self.helper("zeros", _zeros),
+                    [Code.raw(self.shape_text(self.dshape(a))), g],
+                    elementwise=False,
+                    shape=self.dshape(a),
+                    dtype=g.dtype if isinstance(g.dtype, np.dtype) else None,
+                )
+                self.ddtype[a] = zeros.dtype
+                body.append(Assign(name, zeros, array=(self.dshape(a), zeros.dtype), fresh=True))
+                bars[a] = self.dcode(a, "bar")
+                fresh = True
+            else:
+                fresh = False
+            advanced = not _basic_index(index)
+            body.append(
+                Scatter(
+                    target=name,
+                    g=g,
+                    fresh=fresh,
+                    inline=bool(inline),
+                    advanced=advanced,
+                    index_text=index_text,
+                    call_text=f"{self.helper('getitem_add', getitem_add)}({name}, {g.text}, {len(x_shape)}, "
+                    f"{Code.value(index, self.binder, 'i').text if not _simple(index) else _literal(index)}, "
+                    f"{fresh})",
+                    fallback=fallback,
+                    np_name=self.binder.module("np", np),
+                    dtype=self.ddtype.get(a),
+                    g_dtype=g.dtype if isinstance(g.dtype, np.dtype) else None,
+                )
+            )
+            return
+        ref = self.binder.bind(f"{rule.name}_T", rule.T.fn)
+        pcodes = [self.param(p, hint) for p in eq.params]
+        v = Code.call(
+            ref,
+            [g, Code.raw(str(nb)), Code.raw(_literal(tuple(x_shape))), *pcodes],
+            elementwise=False,
+            shape=self.dshape(a),
+            dtype=g.dtype,
+        )
+        self.accumulate(body, bars, a, v)
+
+    def reverse_general(self, body: list[Stmt], bars: dict[int, Code], eq: Equation, g: Code, args: list[Code]) -> None:
+        rule = eq.rule
+        assert isinstance(rule, General)
+        hint = f"c_{self.prog.index(eq.out)}"
+        argt = _tuple_code(args)
+        pc = self.params_tuple(eq.params, hint)
+        y = self.primal(eq.out)
+        for i in self.an.diff_positions(eq):
+            a = eq.inputs[i]
+            if not (self.an.is_active(a) and self.an.useful[a]):
+                continue
+            ref = self.binder.bind(f"{rule.name}_T_{i}", rule.transposes[i])
+            v = Code.call(ref, [g, Code.raw(str(self.nb)), y, argt, pc], elementwise=False, shape=self.dshape(a), dtype=None)
+            self.accumulate(body, bars, a, v)
+
+    # -- whole functions --------------------------------------------------------------------------
+    def forward_body(self, with_tangents: bool) -> list[Stmt]:
+        body: list[Stmt] = []
+        if with_tangents and self.batched and self.an.n:
+            body.append(Line(f"k = {self.dname(0, 'dot')}.shape[-1]  # directions", frozenset((self.dname(0, "dot"),))))
+        for slot in range(self.an.n):
+            self.emit_guards(body, slot)
+        for eq in self.prog.equations:
+            self.emit_value(body, eq)
+            if with_tangents:
+                self.emit_tangent(body, eq)
+        return body
+
+    def output_codes(self) -> list[Code]:
+        return [self.atom(a, "y") for a in self.prog.output_atoms()]
+
+
+def _tuple_code(codes: Sequence[Code]) -> Code:
+    text = "(" + ", ".join(c.text for c in codes) + ("," if len(codes) == 1 else "") + ")"
+    return Code.raw(text, frozenset().union(*(c.reads for c in codes)) if codes else ())
+
+
+def _paren(c: Code) -> str:
+    return c.text if c.prec > 0 else f"({c.text})"
+
+
+def _py_name(name: str) -> str:
+    out = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "f"
+    return "f_" + out if out[0].isdigit() else out
+
+
+_NUMPY_NAMES: dict[int, str] = {}
+
+
+def _numpy_name(fn: Any) -> str | None:
+    if not _NUMPY_NAMES:
+        for attr in dir(np):
+            if not attr.startswith("_"):
+                obj = getattr(np, attr, None)
+                if callable(obj):
+                    _NUMPY_NAMES.setdefault(id(obj), attr)
+    return _NUMPY_NAMES.get(id(fn))
+
+
+def _simple(p: Any) -> bool:
+    """A parameter that reads well and round-trips as a literal."""
+    if p is None or p is Ellipsis or type(p) in (bool, int, str):
+        return True
+    if type(p) is float:
+        return math.isfinite(p)
+    if type(p) is slice:
+        return all(_simple(v) and type(v) is not float for v in (p.start, p.stop, p.step))
+    if type(p) in (tuple, list):
+        return all(_simple(v) for v in p)
+    return False
+
+
+def _literal(p: Any) -> str:
+    if p is Ellipsis:
+        return "..."
+    if type(p) is tuple:
+        inner = ", ".join(_literal(v) for v in p)
+        return f"({inner},)" if len(p) == 1 else f"({inner})"
+    if type(p) is list:
+        return "[" + ", ".join(_literal(v) for v in p) + "]"
+    return repr(p)
+
+
+def _simple_index(index: Any) -> bool:
+    items = index if type(index) is tuple else (index,)
+    return all(
+        i is None or i is Ellipsis or type(i) is int or (type(i) is slice and _simple(i)) for i in items
+    ) and type(index) in (tuple, int, slice, type(None), type(Ellipsis))
+
+
+def _basic_index(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(isinstance(i, (np.ndarray, list, tuple)) for i in items)
+
+
+def _no_ellipsis(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return not any(i is Ellipsis for i in items)
+
+
+def _index_text(index: Any) -> str:
+    items = index if type(index) is tuple else (index,)
+    parts = []
+    for i in items:
+        if type(i) is slice:
+            a = "" if i.start is None else repr(i.start)
+            b = "" if i.stop is None else repr(i.stop)
+            parts.append(f"{a}:{b}" + ("" if i.step is None else f":{i.step!r}"))
+        elif i is Ellipsis:
+            parts.append("...")
+        else:
+            parts.append(repr(i))
+    if type(index) is tuple and len(index) == 1:
+        return parts[0] + ","
+    if type(index) is tuple and not index:
+        return "()"
+    return ", ".join(parts)
+
+
+# ==========================================================================
+# generating each kind
+# ==========================================================================
+
+
+def generate(
+    an: Analysis,
+    kind: str,
+    batched: bool = False,
+    tangent_dtypes: Sequence[Any] | None = None,
+    cotangent_dtypes: Sequence[Any] | None = None,
+    seed: Any = 1.0,
+) -> Generated:
+    """Write, compile and return the ``kind`` function of ``an.prog`` (see the module docstring).
+
+    Signatures (one argument per input leaf, per output value for cotangents):
+
+    * ``value(*x) -> outputs``
+    * ``jvp(*x, *x_dot) -> (outputs, output tangents)`` (None: structurally zero)
+    * ``grad(*x) -> (output, input adjoints)`` (None: zero); ``seed`` is ``ȳ``
+    * ``vjp(*x) -> (outputs, pullback)``, ``pullback(*y_bar) -> input adjoints``
+
+    ``tangent_dtypes`` (``cotangent_dtypes``) are the dtypes of the
+    tangents (cotangents) the function will be called with: they decide
+    which buffers can be reused in place.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if an.refusal is not None:
+        raise ValueError(f"cannot generate code for {an.prog.f_name}: {an.refusal}")
+    gen = Generator(an, kind, batched, tangent_dtypes)
+    n = an.n
+    names = an.names
+    params = list(names[:n])
+    inputs = names[:n]
+    if kind in ("jvp",):
+        for s in range(n):
+            gen.ddtype[s] = tangent_dtypes[s] if tangent_dtypes is not None else None
+        params += [gen.dname(s, "dot") for s in range(n)]
+    body = gen.forward_body(with_tangents=kind == "jvp")
+    outs = gen.output_codes()
+    out_text = _tuple_code(outs)
+    nested: Function | None = None
+    returns: list[str]
+    if kind == "value":
+        ret = Code.raw(out_text.text, out_text.reads)
+    elif kind == "jvp":
+        touts = [
+            gen.dcode(a, "dot") if type(a) is int and an.active[a] else Code.raw("None")
+            for a in an.prog.output_atoms()
+        ]
+        tt = _tuple_code(touts)
+        ret = Code.raw(f"{out_text.text}, {tt.text}", out_text.reads | tt.reads)
+    elif kind == "grad":
+        atoms = an.prog.output_atoms()
+        seeds: list[tuple[int, Code]] = []
+        if len(atoms) == 1 and type(atoms[0]) is int and an.active[atoms[0]]:
+            seeds.append((atoms[0], Code.value(seed, gen.binder, "seed")))
+            gen.ddtype[atoms[0]] = _dtype_of(seed)
+        body.append(Line("# reverse sweep", frozenset()))
+        bars = gen.emit_reverse(body, seeds)
+        adj = _tuple_code([bars[s] if s in bars else Code.raw("None") for s in range(n)])
+        ret = Code.raw(f"{out_text.text[1:-2] if len(outs) == 1 else out_text.text}, {adj.text}", out_text.reads | adj.reads)
+    else:  # vjp: the reverse sweep in a nested pullback
+        atoms = an.prog.output_atoms()
+        inner: list[Stmt] = []
+        bar_params = [f"y_bar_{j + 1}" if len(atoms) > 1 else "y_bar" for j in range(len(atoms))]
+        seeds = []
+        for j, a in enumerate(atoms):
+            if type(a) is int and an.active[a] and an.useful[a]:
+                d = cotangent_dtypes[j] if cotangent_dtypes is not None else None
+                seeds.append((a, Code.name(bar_params[j], gen.dshape(a), d, binder=gen.binder)))
+                if a not in gen.ddtype:
+                    gen.ddtype[a] = d
+        bars = gen.emit_reverse(inner, seeds)
+        adj = _tuple_code([bars[s] if s in bars else Code.raw("None") for s in range(n)])
+        if batched and bar_params:
+            inner.insert(0, Line(f"k = {bar_params[0]}.shape[-1]  # directions", frozenset((bar_params[0],))))
+        nested = Function("pullback", bar_params, inner, Code.raw(adj.text, adj.reads), external=set(bar_params))
+        ret = Code.raw(f"{out_text.text}, pullback", out_text.reads)
+    fn_ir = Function(gen.fn_name, params, body, ret, nested=nested, external=set(inputs) | set(params))
+    source = render(fn_ir, gen, an)
+    filename = f"<dualdiff {kind}{' batched' if batched else ''} of {an.prog.f_name}>"
+    namespace = gen.binder.globals
+    code = builtins.compile(source, filename, "exec")
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(code, namespace)
+    fn = namespace[gen.fn_name]
+    return Generated(kind, batched, gen.fn_name, source, fn, namespace)
+
+
+@dataclass
+class Function:
+    """A generated function before rendering: parameters, statements, what it returns, a nested pullback."""
+
+    name: str
+    params: list[str]
+    body: list[Stmt]
+    returns: Code
+    nested: Function | None = None
+    #: Names bound outside the statements (parameters, closure variables): never written into.
+    external: set[str] = field(default_factory=set)
+
+
+_TITLES = {
+    "value": "the program",
+    "jvp": "tangent code (forward mode): each v_i, then its tangent v_i_dot",
+    "grad": "adjoint code (reverse mode): the forward sweep, then the reverse sweep",
+    "vjp": "adjoint code (reverse mode): the forward sweep, then the pullback",
+}
+
+
+def render(fn: Function, gen: Generator, an: Analysis) -> str:
+    """The source of ``fn``: a header, the function, its statements optimized for arrays."""
+    prog = an.prog
+    lines = [f"# dualdiff: {_TITLES[gen.kind]}{', batched' if gen.batched else ''}"]
+    lines.append(f"# of {prog.f_name}, generated from its program of {len(prog.equations)} equations")
+    ins = ", ".join(f"{an.names[s]} = {prog.names[s]}" for s in range(an.n))
+    if ins:
+        lines.append("# inputs: " + ins)
+    for name, text in gen.binder.constants:
+        lines.append(f"# {name} = {text}")
+    inner_free: set[str] = set()
+    if fn.nested is not None:
+        inner_free = set().union(*(s.reads for s in fn.nested.body)) | set(fn.nested.returns.reads)
+        inner_free &= set(an.names)
+    live_end = set(fn.returns.reads) | inner_free
+    body_lines = optimize(fn.body, external=fn.external, live_at_end=live_end, binder=gen.binder)
+    lines.append(f"def {fn.name}({', '.join(fn.params)}):")
+    lines += ["    " + line for line in body_lines]
+    if fn.nested is not None:
+        nested = fn.nested
+        inner = optimize(
+            nested.body,
+            external=nested.external | inner_free,
+            live_at_end=set(nested.returns.reads),
+            binder=gen.binder,
+        )
+        lines.append("")
+        lines.append("    # reverse sweep")
+        lines.append(f"    def {nested.name}({', '.join(nested.params)}):")
+        lines += ["        " + line for line in inner]
+        lines.append(f"        return {nested.returns.text}")
+        lines.append("")
+    lines.append(f"    return {fn.returns.text}")
+    return "\n".join(lines) + "\n"
+
+
+def dedent(text: str) -> str:
+    """Source text without its common indentation."""
+    return textwrap.dedent(text)
+
+
+__all__ += ["Function", "render"]
