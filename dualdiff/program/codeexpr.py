@@ -107,12 +107,22 @@ class Binder:
         return self.bind(name, module)
 
     def constant(self, value: Any, hint: str = "c") -> str:
-        """Bind a constant (an array, an mpmath number, ...) to a fresh name ``c_1``, ``c_2``, ..."""
+        """Bind a constant (an array, an mpmath number, ...) to ``hint`` (``c_3``: an operand of ``v_3``), or ``c_3b``, ...
+
+        Without a hint the names are ``c_1``, ``c_2``, ...
+        """
         for name, _ in self.constants:
             if self.globals[name] is value:
                 return name
-        self._counter += 1
-        name = self.bind(f"{hint}_{self._counter}", value)
+        if hint == "c":
+            self._counter += 1
+            hint = f"c_{self._counter}"
+        name, k = hint, 0
+        while name in self._taken or name in self.globals:
+            k += 1
+            name = f"{hint}{chr(ord('a') + k)}" if k < 26 else f"{hint}_{k}"
+        self.globals[name] = value
+        self._taken.add(name)
         self.constants.append((name, describe(value)))
         return name
 
