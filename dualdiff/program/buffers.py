@@ -22,9 +22,9 @@ same order; only where they are stored changes.
 >>> import numpy as np
 >>> from dualdiff.program.codeexpr import Code
 >>> f64 = np.dtype(float)
->>> a = Code.name("a", (3,), f64)
->>> s1 = Assign("t", a * 2.0, array=((3,), f64), fresh=True)
->>> s2 = Assign("u", Code.name("t", (3,), f64) + a, array=((3,), f64), fresh=True)
+>>> a = Code.name("a", (5000,), f64)
+>>> s1 = Assign("t", a * 2.0, array=((5000,), f64), fresh=True)
+>>> s2 = Assign("u", Code.name("t", (5000,), f64) + a, array=((5000,), f64), fresh=True)
 >>> print("\\n".join(optimize([s1, s2], external={"a"}, live_at_end={"u"})))
 t = a * 2.0
 u = np.add(t, a, out=t)
@@ -43,6 +43,9 @@ from .codeexpr import Binder, Code
 
 #: Comments start at this column when the statement is shorter.
 COMMENT_COLUMN = 46
+#: Arrays with fewer elements are never written into with ``out=``: for them a
+#: fresh allocation (NumPy caches small ones) costs less than the keyword call.
+OUT_MIN_SIZE = 1 << 12
 _AUGMENTED = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/"}
 
 
@@ -106,7 +109,23 @@ class Scatter:
         return self.g.reads | {self.target}
 
 
-Stmt = Assign | Line | Scatter
+@dataclass
+class Loop:
+    """``header`` (a ``for`` over tiles) with ``body`` under it.
+
+    ``reads`` are the variables from outside the loop that the body uses (it
+    may write into their arrays, never rebinds them, except the names in
+    ``live``: sums the body accumulates, read after the loop).
+    """
+
+    header: str
+    body: list[Any]
+    reads: frozenset[str]
+    comment: str = ""
+    live: set[str] = field(default_factory=set)
+
+
+Stmt = Assign | Line | Scatter | Loop
 
 
 @dataclass(eq=False)
@@ -216,7 +235,13 @@ def optimize(
             buf_of[t] = []
             continue
         chosen: _Buffer | None = None
-        if arr[0] and s.fresh and s.expr.ufunc is not None and _dtype_is(s.expr.dtype, arr[1]):
+        if (
+            arr[0]
+            and s.fresh
+            and s.expr.ufunc is not None
+            and _dtype_is(s.expr.dtype, arr[1])
+            and _size(arr[0]) >= OUT_MIN_SIZE
+        ):
             operands = {holder_of.get(o.text) for o in s.expr.operands if o.text in holder_of}
             cands = [
                 b for b in buffers if free(b, i) and b.shape == arr[0] and b.dtype == arr[1] and holder(b) is not None
@@ -266,6 +291,13 @@ def optimize(
     return lines
 
 
+def _size(shape: tuple[int, ...]) -> int:
+    size = 1
+    for s in shape:
+        size *= s
+    return size
+
+
 def _dtype_is(expr_dtype: Any, dtype: Any) -> bool:
     return isinstance(dtype, np.dtype) and isinstance(expr_dtype, np.dtype) and expr_dtype == dtype
 
@@ -301,6 +333,10 @@ def _render(s: Stmt, in_place: bool, out: str | None, binder: Binder | None) -> 
     if isinstance(s, Line):
         first = _with_comment(s.text, s.comment)
         return [first] + ([s.more] if s.more else [])
+    if isinstance(s, Loop):
+        inner = optimize(s.body, external=set(s.reads) | {"a", "b"}, live_at_end=s.live, binder=binder)
+        head = [f"# {s.comment}"] if s.comment else []
+        return [*head, s.header, *("    " + line for line in inner)]
     if isinstance(s, Scatter):
         if not in_place:
             return [_with_comment(f"{s.target} = {s.target} + {s.fallback.text}", s.comment)]

@@ -62,9 +62,10 @@ from ..modes.core import LiftedBase
 from ..rules.backends import COMPLEX, FLOAT, MP, NUMPY, Backend, backend_for
 from ..rules.kinds import Elementwise, General, Linear, Nondiff
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
-from .buffers import Assign, Line, Scatter, Stmt, optimize
+from .buffers import Assign, Line, Loop, Scatter, Stmt, optimize
 from .codeexpr import PREC_ATOM, Binder, Code, CodeMath, binary, unary
 from .program import ArrayOutput, Const, Equation, Program
+from .tiling import Region, schedule, sliced_constant
 
 __all__ = ["KINDS", "Analysis", "Fallback", "Generated", "GuardFailed", "generate", "slot_name"]
 
@@ -73,6 +74,8 @@ KINDS = ("value", "jvp", "grad", "vjp")
 
 #: A stand-in size for the axis of directions in static shapes (no real axis is this long).
 BATCH = 2_147_483_629
+#: A stand-in size for the rows of a tile (``b - a``) in static shapes.
+TILE = 2_147_483_587
 
 
 class GuardFailed(Exception):
@@ -228,6 +231,29 @@ class Analysis:
                     use[a] = True
         return use
 
+    def view_of(self, q: int, region: Any) -> tuple[int, str] | None:
+        """``(p, index text)`` when slot ``q`` is a basic view ``v_p[index]`` read by ``region`` alone.
+
+        A region writes the adjoint of such an input straight into the
+        adjoint of ``v_p`` (through the same view), tile by tile.
+        """
+        if q < self.n:
+            return None
+        eq = self.eq_of(q)
+        if eq.rule is not GETITEM or eq.nbatch or type(eq.inputs[0]) is not int:
+            return None
+        p = eq.inputs[0]
+        index = eq.params[0]
+        if not (_simple_index(index) and self.active[p] and self.useful[p] and type(self.values[p]) is np.ndarray):
+            return None
+        members = region.slots
+        for other in self.prog.equations:
+            if other.out not in members and q in other.inputs:
+                return None
+        if q in self.prog.output_atoms():
+            return None
+        return p, _index_text(index)
+
     def _check_derivatives(self) -> None:
         for eq, b in zip(self.prog.equations, self.backends):
             rule = eq.rule
@@ -293,7 +319,9 @@ def _fit(t: Any, shape: tuple[int, ...]) -> Any:
 class Generator:
     """Writes one function for one program: the statements of each sweep, then the source."""
 
-    def __init__(self, an: Analysis, kind: str, batched: bool, tangent_dtypes: Sequence[Any] | None) -> None:
+    def __init__(
+        self, an: Analysis, kind: str, batched: bool, tangent_dtypes: Sequence[Any] | None, tiled: bool = True
+    ) -> None:
         self.an = an
         self.prog = an.prog
         self.kind = kind
@@ -304,6 +332,13 @@ class Generator:
         self.binder.reserve(["k", "y_bar", "pullback"])
         self._math: dict[Backend, CodeMath] = {}
         self._primals: dict[int, Code] = {}
+        #: Inside a tile loop: the names and shapes of the region's values there.
+        self.tile: TileScope | None = None
+        #: Reverse-sweep steps already done by a region's loop (views whose adjoints it wrote directly).
+        self.done: set[int] = set()
+        #: Adjoints a region allocated as zeros in this sweep (its loop may write into them).
+        self.zeroed: set[int] = set()
+        self.schedule: list[Any] = schedule(an) if tiled else list(an.prog.equations)
         self.tangent_dtypes = list(tangent_dtypes) if tangent_dtypes is not None else None
         #: The static dtype of each tangent (adjoint) written so far, by slot.
         self.ddtype: dict[int, Any] = {}
@@ -321,7 +356,22 @@ class Generator:
             m = self._math[backend] = CodeMath(backend, self.binder)
         return m
 
+    def name_of(self, slot: int) -> str:
+        """The variable holding ``slot``'s value here (inside a tile loop: its tile)."""
+        if self.tile is not None and slot in self.tile.names:
+            return self.tile.names[slot]
+        return self.an.names[slot]
+
+    def shape_of(self, slot: int) -> tuple[int, ...]:
+        """The static shape of ``slot``'s value here (inside a tile loop: a tile's, rows = ``TILE``)."""
+        if self.tile is not None and slot in self.tile.shapes:
+            return self.tile.shapes[slot]
+        return self.an.shapes[slot]
+
     def primal(self, slot: int) -> Code:
+        if self.tile is not None and (slot in self.tile.names or slot in self.tile.shapes):
+            v = self.an.values[slot]
+            return Code.name(self.name_of(slot), self.shape_of(slot), self.an.dtypes[slot], sample=v, binder=self.binder)
         c = self._primals.get(slot)
         if c is None:
             v = self.an.values[slot]
@@ -330,23 +380,29 @@ class Generator:
         return c
 
     def const(self, c: Const, hint: str) -> Code:
-        return Code.value(c.value, self.binder, hint)
+        code = Code.value(c.value, self.binder, hint)
+        if self.tile is not None and sliced_constant(c.value, self.tile.region.shape):
+            shape = self.tile.shapes_of_region
+            return Code(f"{code.text}[a:b]", PREC_ATOM, shape, code.dtype, frozenset(("a", "b")), self.binder)
+        return code
 
     def atom(self, a: Any, hint: str = "c") -> Code:
         return self.primal(a) if type(a) is int else self.const(a, hint)
 
     def dshape(self, slot: int) -> tuple[int, ...]:
         """The static shape of a tangent (adjoint): the value's, plus the axis of directions."""
-        return self.an.shape(slot) + ((BATCH,) if self.batched else ())
+        return self.shape_of(slot) + ((BATCH,) if self.batched else ())
 
     def dname(self, slot: int, mark: str) -> str:
+        if self.tile is not None and (slot, mark) in self.tile.dnames:
+            return self.tile.dnames[(slot, mark)]
         return f"{self.an.names[slot]}_{mark}"
 
     def dcode(self, slot: int, mark: str) -> Code:
         return Code.name(self.dname(slot, mark), self.dshape(slot), self.ddtype.get(slot), binder=self.binder)
 
     def shape_text(self, shape: tuple[int, ...]) -> str:
-        parts = ["k" if s == BATCH else str(s) for s in shape]
+        parts = ["k" if s == BATCH else "b - a" if s == TILE else str(s) for s in shape]
         return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
     def param(self, p: Any, hint: str) -> Code:
@@ -376,7 +432,7 @@ class Generator:
         k = eq.out
         hint = f"c_{self.prog.index(k)}"
         args = [self.atom(a, hint) for a in eq.inputs]
-        shape, dtype = self.an.shape(k), _dtype_of(self.an.values[k])
+        shape, dtype = self.shape_of(k), _dtype_of(self.an.values[k])
         if isinstance(rule, Elementwise):
             b = self.an.backends[k - self.an.n]
             assert b is not None
@@ -422,7 +478,7 @@ class Generator:
         aliases = self._aliases(eq, expr)
         body.append(
             Assign(
-                self.an.names[k],
+                self.name_of(k),
                 expr,
                 comment=eq.rule.name,
                 array=self._array_info(k),
@@ -438,8 +494,8 @@ class Generator:
                 fallback = self.binder.bind("Fallback", Fallback)
                 body.append(
                     Line(
-                        f"if type({self.an.names[k]}) is {mpc}:  # {eq.rule.name} outside its real domain",
-                        frozenset((self.an.names[k],)),
+                        f"if type({self.name_of(k)}) is {mpc}:  # {eq.rule.name} outside its real domain",
+                        frozenset((self.name_of(k),)),
                         f"    raise {fallback}",
                     )
                 )
@@ -448,8 +504,7 @@ class Generator:
     def _array_info(self, slot: int) -> tuple[Any, Any] | None:
         if type(self.an.values[slot]) is not np.ndarray:
             return None
-        v = self.an.values[slot]
-        return (tuple(v.shape), v.dtype)
+        return (self.shape_of(slot), self.an.values[slot].dtype)
 
     def _aliases(self, eq: Equation, expr: Code) -> frozenset[str]:
         """The variables whose memory the value of ``eq`` may share (views, or unknown results)."""
@@ -585,13 +640,17 @@ class Generator:
         owned: dict[int, bool] = {}
         for slot, g in seeds:
             self.accumulate(body, bars, slot, g, comment="seed")
-        for eq in reversed(self.prog.equations):
+        for item in reversed(self.schedule):
+            if isinstance(item, Region):
+                self.region_reverse(body, bars, item)
+                continue
+            eq = item
             k = eq.out
-            if k not in bars:
+            if k not in bars or k in self.done:
                 continue
             g = bars[k]
             rule = eq.rule
-            comment = f"{self.an.names[k]} = {self.op_text.get(k, rule.name)}"
+            comment = f"{self.name_of(k)} = {self.op_text.get(k, rule.name)}"
             hint = f"c_{self.prog.index(k)}"
             args = [self.atom(a, hint) for a in eq.inputs]
             start = len(body)
@@ -624,8 +683,8 @@ class Generator:
 
     def _summed(self, v: Code, slot: int, out: int) -> Code:
         """``v`` summed back over the axes broadcasting added (eager mode's ``sum_to_shape``)."""
-        shape = self.an.shape(slot)
-        if not self.an.is_array(out) or self.an.shape(out) == shape:
+        shape = self.shape_of(slot)
+        if not self.an.is_array(out) or self.shape_of(out) == shape:
             return v
         ref = self.helper("sum_to_shape", sum_to_shape)
         return Code.call(
@@ -742,14 +801,267 @@ class Generator:
             body.append(Line(f"k = {self.dname(0, 'dot')}.shape[-1]  # directions", frozenset((self.dname(0, "dot"),))))
         for slot in range(self.an.n):
             self.emit_guards(body, slot)
-        for eq in self.prog.equations:
-            self.emit_value(body, eq)
+        for item in self.schedule:
+            if isinstance(item, Region):
+                self.region_forward(body, item, with_tangents)
+                continue
+            self.emit_value(body, item)
             if with_tangents:
-                self.emit_tangent(body, eq)
+                self.emit_tangent(body, item)
         return body
+
+    # -- regions, in tiles ------------------------------------------------------------------------
+    def _tile_rows(self, body: list[Stmt], r: Region, with_directions: bool) -> str:
+        """The rows of one tile: fewer when each row carries a tangent for every direction."""
+        if with_directions and self.batched:
+            body.append(Line(f"rows = max(1, {r.rows} // k)  # a tile of every direction stays in cache", frozenset(("k",))))
+            return "rows"
+        return str(r.rows)
+
+    def _loop(self, body: list[Stmt], r: Region, rows: str, inner: list[Stmt], comment: str, live: set[str]) -> None:
+        defined = {st.target for st in inner if isinstance(st, Assign)}
+        reads = frozenset().union(*(st.reads for st in inner)) - defined - {"a", "b"}
+        header = f"for a in range(0, {r.shape[0]}, {rows}):"
+        first = Line(f"b = min(a + {rows}, {r.shape[0]})", frozenset(("a",)))
+        body.append(Loop(header, [first, *inner], reads | ({rows} if rows == "rows" else set()), comment, live))
+
+    def _enter_tile(self, r: Region, escaping_names: bool) -> TileScope:
+        scope = TileScope(r)
+        for q, mode in r.inputs.items():
+            if mode == "sliced":
+                scope.names[q] = f"{self.an.names[q]}_t"
+                scope.shapes[q] = scope.shapes_of_region
+                for mark in ("dot", "bar"):
+                    scope.dnames[(q, mark)] = f"{self.an.names[q]}_{mark}_t"
+        for eq in r.members:
+            scope.shapes[eq.out] = scope.shapes_of_region
+            if escaping_names and eq.out in r.escaping:
+                scope.names[eq.out] = f"{self.an.names[eq.out]}_t"
+                for mark in ("dot", "bar"):
+                    scope.dnames[(eq.out, mark)] = f"{self.an.names[eq.out]}_{mark}_t"
+        self.tile = scope
+        return scope
+
+    def _slice_inputs(self, inner: list[Stmt], r: Region, marks: Sequence[str]) -> None:
+        """Each tile's views of the region's inputs (``v_1_t = v_1[a:b]``)."""
+        for q, mode in r.inputs.items():
+            if mode != "sliced":
+                continue
+            full = self.an.names[q]
+            inner.append(self._view(f"{full}_t", full, q))
+            for mark in marks:
+                if self.an.active[q] and self.an.useful[q] and mark == "dot":
+                    inner.append(self._view(f"{full}_dot_t", f"{full}_dot", q, True))
+
+    def _view(self, name: str, full: str, slot: int, derivative: bool = False) -> Assign:
+        shape = self.tile.shapes_of_region + ((BATCH,) if derivative and self.batched else ())  # type: ignore[union-attr]
+        dtype = self.ddtype.get(slot) if derivative else self.an.dtypes[slot]
+        expr = Code(f"{full}[a:b]", PREC_ATOM, shape, dtype, frozenset((full, "a", "b")))
+        return Assign(name, expr, array=(shape, dtype if isinstance(dtype, np.dtype) else None), aliases=frozenset((full,)))
+
+    def region_forward(self, body: list[Stmt], r: Region, with_tangents: bool) -> None:
+        """A region's values (and tangents) computed tile by tile; sums accumulated, escaping values stored."""
+        an = self.an
+        tangents = with_tangents and any(an.active[eq.out] and an.useful[eq.out] for eq in r.members)
+        if tangents and not all(
+            isinstance(self.ddtype.get(q), np.dtype) or self.ddtype.get(q) in (float, complex)
+            for q, mode in r.inputs.items()
+            if an.active[q] and an.useful[q]
+        ):
+            tangents = False
+            for eq in [*r.members, *r.sinks]:  # a tangent dtype not known statically: no tiles
+                self.emit_value(body, eq)
+                self.emit_tangent(body, eq)
+            return
+        rows = self._tile_rows(body, r, tangents)
+        self._enter_tile(r, escaping_names=True)
+        inner: list[Stmt] = []
+        self._slice_inputs(inner, r, ("dot",) if tangents else ())
+        for eq in r.members:
+            self.emit_value(inner, eq)
+            if tangents:
+                self.emit_tangent(inner, eq)
+        pre: list[Stmt] = []
+        live: set[str] = set()
+        np_name = self.binder.module("np", np)
+        for slot in r.escaping:
+            name = an.names[slot]
+            shape = an.shapes[slot]
+            pre.append(self._empty(name, shape, an.dtypes[slot], f"{name} leaves the loop"))
+            inner.append(Line(f"{name}[a:b] = {self.name_of(slot)}", frozenset((name, self.name_of(slot), "a", "b"))))
+            if tangents and an.active[slot] and an.useful[slot]:
+                d = self.ddtype.get(slot)
+                if not isinstance(d, np.dtype):
+                    d = np.result_type(an.dtypes[slot], d(0) if d in (float, complex) else 0.0)
+                    self.ddtype[slot] = d
+                dn = self.dname(slot, "dot")
+                full = f"{name}_dot"
+                pre.append(self._empty(full, shape + ((BATCH,) if self.batched else ()), d, ""))
+                inner.append(Line(f"{full}[a:b] = {dn}", frozenset((full, dn, "a", "b"))))
+        sums = []
+        for eq in r.sinks:
+            k = eq.out
+            name = an.names[k]
+            pre.append(Assign(name, Code.value(0.0, self.binder), comment=f"{name} = sum of the tiles' sums"))
+            live.add(name)
+            part = self.value_code(eq)
+            inner.append(Assign(name, binary(Code.name(name, (), None), "+", part)))
+            sums.append(name)
+            self.op_text[k] = part.text
+            if tangents and an.active[k] and an.useful[k]:
+                dn = self.dname(k, "dot")
+                pre.append(Assign(dn, Code.value(0.0, self.binder)))
+                live.add(dn)
+                t = self.tangent_code(eq, self.primal(k))
+                inner.append(Assign(dn, binary(Code.name(dn, (), None), "+", t)))
+                self.ddtype[k] = None
+        self.tile = None
+        del np_name
+        steps = ", ".join(an.names[eq.out] for eq in r.members)
+        what = f"{len(r.members)} elementwise steps ({_abbreviate(steps)}) over {an.dtypes[r.members[0].out]}"
+        comment = f"{what}{list(r.shape)} in tiles of {r.rows} rows" + (f"; summed into {', '.join(sums)}" if sums else "")
+        body.extend(pre)
+        self._loop(body, r, rows, inner, comment, live)
+
+    def _empty(self, name: str, shape: tuple[int, ...], dtype: Any, comment: str) -> Assign:
+        dref = self.binder.bind(np.dtype(dtype).name, np.dtype(dtype))
+        expr = Code.call(
+            f"{self.binder.module('np', np)}.empty",
+            [Code.raw(self.shape_text(shape)), Code.raw(dref)],
+            elementwise=False,
+            shape=shape,
+            dtype=np.dtype(dtype),
+        )
+        return Assign(name, expr, comment=comment, array=(shape, np.dtype(dtype)), fresh=True)
+
+    def _zeros_of(self, name: str, shape: tuple[int, ...], dtype: Any, comment: str = "") -> Assign:
+        dref = self.binder.bind(np.dtype(dtype).name, np.dtype(dtype))
+        expr = Code.call(
+            self.helper("zeros_of", _zeros_of),
+            [Code.raw(self.shape_text(shape)), Code.raw(dref)],
+            elementwise=False,
+            shape=shape,
+            dtype=np.dtype(dtype),
+        )
+        return Assign(name, expr, comment=comment, array=(shape, np.dtype(dtype)), fresh=True)
+
+    def region_reverse(self, body: list[Stmt], bars: dict[int, Code], r: Region) -> None:
+        """A region's adjoints, tile by tile: its values recomputed, its inputs' adjoints written in place."""
+        an = self.an
+        seeded = [eq for eq in r.sinks if eq.out in bars] + [s for s in r.escaping if s in bars]  # type: ignore[list-item]
+        if not seeded:
+            return
+        dtype = an.dtypes[r.members[0].out]
+        seed_types = [self.ddtype.get(eq.out if isinstance(eq, Equation) else eq) for eq in seeded]
+        if not all(d is None or d in (float, int) or (isinstance(d, np.dtype) and np.result_type(dtype, d) == dtype) for d in seed_types):
+            raise _NoTiles  # complex cotangents of a real region, say: the plain sweep handles them
+        # where each input's adjoint goes: straight into its parent's adjoint (a view), or a zeroed array
+        targets: dict[int, str] = {}
+        after: list[tuple[int, str]] = []
+        for q, mode in r.inputs.items():
+            if mode != "sliced" or not (an.active[q] and an.useful[q]):
+                continue
+            name = f"{an.names[q]}_bar"
+            view = an.view_of(q, r)
+            if view is not None and q not in bars:
+                p, index = view
+                if p not in bars:
+                    body.append(self._zeros_of(f"{an.names[p]}_bar", self.dshape(p), dtype))
+                    bars[p] = self.dcode(p, "bar")
+                    self.ddtype[p] = dtype
+                    self.zeroed.add(p)
+                if p in self.zeroed:
+                    targets[q] = f"{an.names[p]}_bar[{index}]"
+                    self.done.add(q)
+                    continue
+            if q in bars:
+                acc = f"{name}_region"
+                body.append(self._zeros_of(acc, self.dshape(q), dtype))
+                targets[q] = acc
+                after.append((q, acc))
+            else:
+                body.append(self._zeros_of(name, self.dshape(q), dtype))
+                bars[q] = self.dcode(q, "bar")
+                self.ddtype[q] = dtype
+                self.zeroed.add(q)
+                targets[q] = name
+        rows = self._tile_rows(body, r, True)
+        self._enter_tile(r, escaping_names=True)
+        inner: list[Stmt] = []
+        self._slice_inputs(inner, r, ())
+        for eq in r.members:
+            k = eq.out
+            if k in r.escaping:
+                inner.append(self._view(self.name_of(k), an.names[k], k))
+            else:
+                self.emit_value(inner, eq)
+        tbars: dict[int, Code] = {}
+        for eq in r.sinks:
+            if eq.out not in bars:
+                continue
+            s_in = eq.inputs[0]
+            ref = self.binder.bind("sum_T", eq.rule.T.fn)  # type: ignore[attr-defined]
+            pcodes = [self.param(p, "c") for p in eq.params]
+            v = Code.call(
+                ref,
+                [bars[eq.out], Code.raw(str(self.nb)), Code.raw(self.shape_text(self.shape_of(s_in))), *pcodes],
+                elementwise=False,
+                shape=self.dshape(s_in),
+                dtype=bars[eq.out].dtype,
+            )
+            self.accumulate(inner, tbars, s_in, v, comment=f"{an.names[eq.out]} = sum({self.name_of(s_in)})")
+        for slot in r.escaping:
+            if slot in bars:
+                full = bars[slot].text
+                v = Code(f"{full}[a:b]", PREC_ATOM, self.dshape(slot), bars[slot].dtype, frozenset((full, "a", "b")))
+                self.accumulate(inner, tbars, slot, v, comment="from the steps after the loop")
+        for eq in reversed(r.members):
+            k = eq.out
+            if k not in tbars:
+                continue
+            hint = f"c_{self.prog.index(k)}"
+            args = [self.atom(a, hint) for a in eq.inputs]
+            start = len(inner)
+            self.reverse_elementwise(inner, tbars, eq, tbars[k], args)
+            if len(inner) > start:
+                inner[start].comment = f"{self.name_of(k)} = {self.op_text.get(k, eq.rule.name)}"
+        for q, target in targets.items():
+            if q in tbars:
+                g = tbars[q]
+                inner.append(Line(f"{target}[a:b] += {g.text}", frozenset((target.split("[")[0], *g.reads, "a", "b"))))
+        self.tile = None
+        self._loop(body, r, rows, inner, f"the adjoints of {len(r.members)} elementwise steps, in tiles", set())
+        for q, acc in after:
+            self.accumulate(body, bars, q, Code.name(acc, self.dshape(q), dtype))
 
     def output_codes(self) -> list[Code]:
         return [self.atom(a, "y") for a in self.prog.output_atoms()]
+
+
+class TileScope:
+    """Inside a region's loop: the variables and shapes of its values there."""
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+        self.names: dict[int, str] = {}
+        self.dnames: dict[tuple[int, str], str] = {}
+        self.shapes: dict[int, tuple[int, ...]] = {}
+        self.shapes_of_region = (TILE,) + tuple(region.shape[1:])
+
+
+class _NoTiles(Exception):
+    """A region that must run as plain steps after all."""
+
+
+def _zeros_of(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    out = np.empty(shape, dtype=dtype)
+    out.fill(0)
+    return out
+
+
+def _abbreviate(names: str) -> str:
+    parts = names.split(", ")
+    return names if len(parts) <= 3 else f"{parts[0]} ... {parts[-1]}"
 
 
 def _tuple_code(codes: Sequence[Code]) -> Code:
@@ -869,7 +1181,22 @@ def generate(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if an.refusal is not None:
         raise ValueError(f"cannot generate code for {an.prog.f_name}: {an.refusal}")
-    gen = Generator(an, kind, batched, tangent_dtypes)
+    try:
+        return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=True)
+    except _NoTiles:
+        return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=False)
+
+
+def _generate(
+    an: Analysis,
+    kind: str,
+    batched: bool,
+    tangent_dtypes: Sequence[Any] | None,
+    cotangent_dtypes: Sequence[Any] | None,
+    seed: Any,
+    tiled: bool,
+) -> Generated:
+    gen = Generator(an, kind, batched, tangent_dtypes, tiled)
     n = an.n
     names = an.names
     params = list(names[:n])

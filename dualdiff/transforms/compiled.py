@@ -166,6 +166,11 @@ class Entry:
         self._analysis: Analysis | None = None
         self.generated: dict[tuple[Any, ...], Generated] = {}
         self.last: Generated | None = None
+        #: f returns one value (not a tuple, not an array built of separate values): no tree to build.
+        self.grad_function: Generated | None = None
+        self.single = program.out_tree is None and len(program.outputs) == 1 and not isinstance(
+            program.outputs[0], ArrayOutput
+        )
 
     @property
     def analysis(self) -> Analysis:
@@ -174,6 +179,12 @@ class Entry:
             self._analysis = Analysis(self.program)
             self.codegen_seconds += time.perf_counter() - start
         return self._analysis
+
+    def errstate(self) -> Any:
+        """NumPy's error state for running the generated code: invalid operations raise (eager mode then answers)."""
+        if self.analysis.uses_numpy:
+            return np.errstate(invalid="raise", divide="ignore", over="ignore", under="ignore")
+        return _NO_ERRSTATE
 
     def function(self, kind: str, batched: bool = False, dtypes: tuple[Any, ...] | None = None, seed: Any = 1.0) -> Generated:
         key = (kind, batched, dtypes, type(seed))
@@ -386,43 +397,47 @@ class Compiled:
         >>> dd.compile(lambda x: x[0] * x[1]).jvp((2.0, 3.0), (1.0, 0.0))
         (6.0, 3.0)
         """
-        x = check_input("x", x)
-        v = check_input("v", v)
-        check_like("v", v, "x", x)
-        xl, vl = leaves(x), leaves(v)
-        if _lifted(xl) or _lifted(vl):
-            return eager_jvp(self._generic(x, xl), x, v)
+        xl, vl = _fast_leaves(x), _fast_leaves(v)
+        if xl is None or vl is None or not _same_shapes(xl, vl) or _treedef(x) != _treedef(v):
+            x = check_input("x", x)
+            v = check_input("v", v)
+            check_like("v", v, "x", x)
+            xl, vl = leaves(x), leaves(v)
+            if _lifted(xl) or _lifted(vl):
+                return eager_jvp(self._generic(x, xl), x, v)
         dtypes = tuple(_dtype(t) for t in vl)
 
         def call(entry: Entry) -> Any:
             g = entry.function("jvp", False, dtypes)
-            with _errstate(entry):
+            with entry.errstate():
                 outs, touts = g.fn(*xl, *vl)
+            if entry.single:
+                return outs[0], _tangent(outs[0], touts[0], ())
             return _outputs(entry.program, outs), _tangents(entry.program, outs, touts, ())
 
         return self._run(x, xl, call, lambda fn: eager_jvp(fn, x, v))
 
     def value_and_grad(self, x: Any) -> tuple[Any, Any]:
         """``(f(x), ∇f(x))`` for scalar-valued f, by the generated adjoint code."""
-        x = check_input("x", x)
-        xl = leaves(x)
-        if _lifted(xl):
-            prog = self._generic(x, xl)
-            return prog(x), eager_grad(prog)(x)
+        xl = _fast_leaves(x)
+        if xl is None:
+            x = check_input("x", x)
+            xl = leaves(x)
+            if _lifted(xl):
+                prog = self._generic(x, xl)
+                return prog(x), eager_grad(prog)(x)
 
         def call(entry: Entry) -> Any:
-            prog = entry.program
-            an = entry.analysis
-            atoms = prog.output_atoms()
-            if prog.out_tree is not None or len(prog.outputs) != 1 or isinstance(prog.outputs[0], ArrayOutput):
-                _not_scalar(_outputs(prog, [an.arg_value(a) for a in atoms]))
-            y0 = an.arg_value(atoms[0])
-            if np.ndim(y0) != 0:
-                _not_scalar(y0)
-            seed = seed_dtype(y0).type(1) if isinstance(y0, np.generic) else 1.0
-            g = entry.function("grad", False, None, seed)
-            with _errstate(entry):
+            g = entry.grad_function
+            if g is None:
+                g = entry.grad_function = _grad_function(entry)
+            with entry.errstate():
                 y, adj = g.fn(*xl)
+            if len(adj) == 1 and x is xl[0]:
+                a = adj[0]
+                if a is None or (type(a) is np.ndarray and not a.flags.writeable):
+                    return y, _adjoints(x, xl, adj, ())
+                return y, a
             return y, _adjoints(x, xl, adj, ())
 
         def eager(fn: Any) -> Any:
@@ -556,10 +571,50 @@ class Compiled:
                 dtypes = tuple(_dtype(an.arg_value(a)) for a in entry.program.output_atoms())
             return entry.function("vjp", batched, dtypes)
         if kind == "grad":
-            atoms = entry.program.output_atoms()
-            y0 = an.arg_value(atoms[0]) if atoms else 0.0
-            return entry.function("grad", False, None, seed_dtype(y0).type(1) if isinstance(y0, np.generic) else 1.0)
+            return _grad_function(entry)
         return entry.function("value")
+
+
+def _grad_function(entry: Entry) -> Generated:
+    """The generated gradient of a scalar-valued program (refusing others as eager grad does)."""
+    prog = entry.program
+    an = entry.analysis
+    atoms = prog.output_atoms()
+    if not entry.single:
+        _not_scalar(_outputs(prog, [an.arg_value(a) for a in atoms]))
+    y0 = an.arg_value(atoms[0])
+    if np.ndim(y0) != 0:
+        _not_scalar(y0)
+    seed = seed_dtype(y0).type(1) if isinstance(y0, np.generic) else 1.0
+    return entry.function("grad", False, None, seed)
+
+
+def _fast_leaves(x: Any) -> list[Any] | None:
+    """The leaves of x when they need no checking (floats, complex numbers, float or complex arrays), else None."""
+    tp = type(x)
+    if tp is float or tp is complex:
+        return [x]
+    if tp is np.ndarray:
+        return [x] if x.dtype.kind in "fc" else None
+    if tp is tuple:
+        out: list[Any] = []
+        for e in x:
+            sub = _fast_leaves(e)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out
+    return None
+
+
+def _same_shapes(a: list[Any], b: list[Any]) -> bool:
+    if len(a) != len(b):
+        return False
+    for u, v in zip(a, b):
+        if type(u) is np.ndarray or type(v) is np.ndarray:
+            if type(u) is not np.ndarray or type(v) is not np.ndarray or u.shape != v.shape:
+                return False
+    return True
 
 
 def _jvp_dtypes(point: Sequence[Any], batched: bool) -> tuple[Any, ...]:
@@ -573,22 +628,21 @@ def _jvp_dtypes(point: Sequence[Any], batched: bool) -> tuple[Any, ...]:
     return tuple(out)
 
 
-class _errstate:
-    """NumPy's error state of eager mode for generated array code: invalid operations raise (then eager mode decides)."""
-
-    __slots__ = ("on", "state")
-
-    def __init__(self, entry: Entry) -> None:
-        self.on = entry.analysis.uses_numpy
+class _NoErrstate:
+    """A context that changes nothing (generated code of Python numbers needs no NumPy error state)."""
 
     def __enter__(self) -> None:
-        if self.on:
-            self.state = np.errstate(invalid="raise", divide="ignore", over="ignore", under="ignore")
-            self.state.__enter__()
+        return None
 
     def __exit__(self, *exc: Any) -> None:
-        if self.on:
-            self.state.__exit__(*exc)
+        return None
+
+
+_NO_ERRSTATE = _NoErrstate()
+
+
+def _errstate(entry: Entry) -> Any:
+    return entry.errstate()
 
 
 class CompiledPullback:
