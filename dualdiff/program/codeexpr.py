@@ -149,22 +149,12 @@ _MODULES: dict[Backend, tuple[Any, str, str]] = {
     MP: (mpmath, "mpmath", "mp_"),
     COMPLEX: (cmath, "cmath", "c_"),
 }
-_MODULE_NAMES: dict[int, dict[int, str]] = {}
-
-
 def _module_name(module: Any, fn: Any) -> str | None:
-    """The attribute of ``module`` that is ``fn``, if any (``np.sin``; ``mpmath.asin`` for arcsin)."""
-    table = _MODULE_NAMES.get(id(module))
-    if table is None:
-        table = {}
-        for attr in dir(module):
-            if attr.startswith("_"):
-                continue
-            obj = getattr(module, attr, None)
-            if callable(obj):
-                table.setdefault(id(obj), attr)
-        _MODULE_NAMES[id(module)] = table
-    return table.get(id(fn))
+    """The attribute of ``module`` that is ``fn``, found by its own name (``np.sin``; ``mpmath.asin`` for arcsin)."""
+    name = getattr(fn, "__name__", None)
+    if isinstance(name, str) and not name.startswith("_") and getattr(module, name, None) is fn:
+        return name
+    return None
 
 
 def _identifier(text: str) -> str:

@@ -1078,17 +1078,12 @@ def _py_name(name: str) -> str:
     return "f_" + out if out[0].isdigit() else out
 
 
-_NUMPY_NAMES: dict[int, str] = {}
-
-
 def _numpy_name(fn: Any) -> str | None:
-    if not _NUMPY_NAMES:
-        for attr in dir(np):
-            if not attr.startswith("_"):
-                obj = getattr(np, attr, None)
-                if callable(obj):
-                    _NUMPY_NAMES.setdefault(id(obj), attr)
-    return _NUMPY_NAMES.get(id(fn))
+    """``fn``'s name in NumPy's namespace when it is NumPy's own function (``np.matmul``), else None."""
+    name = getattr(fn, "__name__", None)
+    if isinstance(name, str) and not name.startswith("_") and getattr(np, name, None) is fn:
+        return name
+    return None
 
 
 def _simple(p: Any) -> bool:

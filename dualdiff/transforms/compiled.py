@@ -240,6 +240,11 @@ class Compiled:
     def __repr__(self) -> str:
         return f"<dualdiff.compile of {getattr(self.f, '__name__', 'f')}: {len(self._entries)} cached version(s)>"
 
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds spent so far recording f and writing and compiling code, over the cached versions."""
+        return sum(e.trace_seconds + e.codegen_seconds for e in self._entries.values())
+
     # -- the cache -------------------------------------------------------------------
     def cache_info(self) -> CacheInfo:
         """How many versions are cached, and how the calls went (see :class:`CacheInfo`).
