@@ -385,7 +385,12 @@ def test_guards_on_arrays_int_and_indices():
         return x[i] * n + np.sum(x[x > 0] ** 2)  # a mask guard
 
     cf = dd.compile(f)
-    for x in (np.array([1.0, -2.0, 3.0]), np.array([-1.0, 2.0, 0.5]), np.array([4.0, 1.0, -3.0]), np.array([1.0, -2.0, 3.0])):
+    for x in (
+        np.array([1.0, -2.0, 3.0]),
+        np.array([-1.0, 2.0, 0.5]),
+        np.array([4.0, 1.0, -3.0]),
+        np.array([1.0, -2.0, 3.0]),
+    ):
         same(cf.grad(x), dd.grad(f)(x))
         same(cf.jvp(x, np.ones(3)), dd.jvp(f, x, np.ones(3)))
     assert cf.cache_info().currsize == 3
@@ -456,7 +461,10 @@ def fallbacks_allowed(monkeypatch):
 def test_float_of_the_input_is_refused_like_eager_mode(fallbacks_allowed):
     f = lambda x: math.sin(x)
     cf = dd.compile(f)
-    for compiled, eager in [(lambda: cf.jvp(1.0, 1.0), lambda: dd.jvp(f, 1.0, 1.0)), (lambda: cf.grad(1.0), lambda: dd.grad(f)(1.0))]:
+    for compiled, eager in [
+        (lambda: cf.jvp(1.0, 1.0), lambda: dd.jvp(f, 1.0, 1.0)),
+        (lambda: cf.grad(1.0), lambda: dd.grad(f)(1.0)),
+    ]:
         err = _eager_error(eager)
         with pytest.raises(type(err)) as got:
             compiled()

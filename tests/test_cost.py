@@ -405,7 +405,15 @@ def test_tape_size_and_peak_memory():
 
 def test_timing_medians_and_repeats_are_reported():
     r = dd.compare(lambda x: x * x, 3.0, repeat=3, memory=False)
-    assert r.repeats == {"f": 3, "jvp": 3, "vjp": 3, "forward": 3, "reverse": 3, "compiled_forward": 3, "compiled_reverse": 3}
+    assert r.repeats == {
+        "f": 3,
+        "jvp": 3,
+        "vjp": 3,
+        "forward": 3,
+        "reverse": 3,
+        "compiled_forward": 3,
+        "compiled_reverse": 3,
+    }
     assert "medians of 3 repeats each" in str(r)
     assert r.rows[0]["time_per_f"] == pytest.approx(r.times["forward"] / r.times["f"])
 

@@ -289,7 +289,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=FORMATS, default="text", help="how to print the table (default text)")
     p.add_argument("--no-memory", action="store_true", help="skip the traced-memory runs (faster sweeps)")
     p.add_argument(
-        "--no-compiled", action="store_true", help="skip the Jacobians by compiled code (dd.compile) and their compile time"
+        "--no-compiled",
+        action="store_true",
+        help="skip the Jacobians by compiled code (dd.compile) and their compile time",
     )
     p.add_argument("--list", action="store_true", help="list the built-in functions and exit")
     p.set_defaults(handler=run_compare)
@@ -466,7 +468,11 @@ def _sweep_table(cells: Sequence[_Cell], fmt: str, title: str, chunk: int | None
                 _seconds(r["time_reverse_s"]),
                 _ratio(t_ratio),
                 *(
-                    [_seconds(r["time_compiled_forward_s"]), _seconds(r["time_compiled_reverse_s"]), _seconds(r["compile_s"])]
+                    [
+                        _seconds(r["time_compiled_forward_s"]),
+                        _seconds(r["time_compiled_reverse_s"]),
+                        _seconds(r["compile_s"]),
+                    ]
                     if compiled
                     else []
                 ),

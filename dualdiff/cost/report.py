@@ -288,7 +288,11 @@ class CostReport:
                 (
                     "compiled",
                     f"dd.compile traced f and wrote its tangent and adjoint code in {_seconds(self.times['compile'])}"
-                    + (f"; its Jacobians differ from eager mode's by at most {diff:.3g} (relative)" if diff is not None else ""),
+                    + (
+                        f"; its Jacobians differ from eager mode's by at most {diff:.3g} (relative)"
+                        if diff is not None
+                        else ""
+                    ),
                 )
             )
         if self.estimated:

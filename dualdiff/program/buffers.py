@@ -145,6 +145,8 @@ def optimize(
     variables): never written into, never released. ``live_at_end`` names
     are read after ``body`` (returned, or used by a nested function).
     """
+    if not any(isinstance(s, (Scatter, Loop)) or (isinstance(s, Assign) and s.array is not None) for s in body):
+        return [line for s in body for line in _render(s, False, None, binder)]  # numbers only: nothing to reuse
     external = set(external)
     live_at_end = set(live_at_end)
     n = len(body)
@@ -163,8 +165,9 @@ def optimize(
         current[name] = len(names) - 1
         return len(names) - 1
 
+    external_version: dict[str, int] = {}
     for name in sorted(external):
-        new_version(name, -1, False)
+        external_version[name] = new_version(name, -1, False)
     reads: list[list[int]] = []
     defines: list[int | None] = []
     for i, s in enumerate(body):
@@ -186,8 +189,7 @@ def optimize(
     # -- buffers: decide which statements write into which dead buffer
     buf_of: dict[int, list[_Buffer]] = {}
     holder_of: dict[str, int] = {}  # name -> the version it holds now
-    for name in external:
-        v = [i for i, nm in enumerate(names) if nm == name and defined_at[i] == -1][0]
+    for name, v in external_version.items():
         buf_of[v] = [_Buffer(False, members={v})]
         holder_of[name] = v
     out_into: dict[int, str] = {}  # statement -> holder name of the buffer it writes into

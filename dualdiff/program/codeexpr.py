@@ -91,7 +91,7 @@ class Binder:
         if key in self._by_id and self.globals.get(self._by_id[key]) is obj:
             return self._by_id[key]
         base = _identifier(preferred)
-        if keyword.iskeyword(base) or hasattr(builtins, base) and getattr(builtins, base) is not obj:
+        if keyword.iskeyword(base) or (hasattr(builtins, base) and getattr(builtins, base) is not obj):
             base += "_"
         name, k = base, 1
         while name in self._taken or (name in self.globals and self.globals[name] is not obj):
@@ -107,7 +107,7 @@ class Binder:
         return self.bind(name, module)
 
     def constant(self, value: Any, hint: str = "c") -> str:
-        """Bind a constant (an array, an mpmath number, ...) to ``hint`` (``c_3``: an operand of ``v_3``), or ``c_3b``, ...
+        """Bind a constant (an array, an mpmath number, ...) to ``hint`` (``c_3``: an operand of ``v_3``), ``c_3b``, ...
 
         Without a hint the names are ``c_1``, ``c_2``, ...
         """
@@ -149,6 +149,8 @@ _MODULES: dict[Backend, tuple[Any, str, str]] = {
     MP: (mpmath, "mpmath", "mp_"),
     COMPLEX: (cmath, "cmath", "c_"),
 }
+
+
 def _module_name(module: Any, fn: Any) -> str | None:
     """The attribute of ``module`` that is ``fn``, found by its own name (``np.sin``; ``mpmath.asin`` for arcsin)."""
     name = getattr(fn, "__name__", None)
@@ -191,9 +193,16 @@ def promote(dtypes: Sequence[Any]) -> Any:
     >>> promote([np.dtype(np.float32), float])
     dtype('float32')
     """
-    first = dtypes[0] if dtypes else None
-    if all(d is first for d in dtypes):
-        return first
+    if len(dtypes) == 2:
+        a, b = dtypes
+        if a is b:
+            return a
+        if a is None or b is None:
+            return None
+    else:
+        first = dtypes[0] if dtypes else None
+        if all(d is first for d in dtypes):
+            return first
     strong = []
     weak = []
     for d in dtypes:
@@ -206,7 +215,9 @@ def promote(dtypes: Sequence[Any]) -> Any:
         else:
             return None
     if not strong:
-        return complex if any(type(w) is complex for w in weak) else float if any(type(w) is float for w in weak) else int
+        return (
+            complex if any(type(w) is complex for w in weak) else float if any(type(w) is float for w in weak) else int
+        )
     try:
         return np.result_type(*strong, *weak)
     except TypeError:
@@ -215,9 +226,20 @@ def promote(dtypes: Sequence[Any]) -> Any:
 
 def broadcast(shapes: Sequence[Any]) -> tuple[int, ...] | None:
     """The broadcast of static shapes (None if one is unknown or they do not broadcast)."""
-    first = shapes[0] if shapes else ()
-    if all(s == first for s in shapes):
-        return first
+    if len(shapes) == 2:
+        a, b = shapes
+        if a == b:
+            return a
+        if a is None or b is None:
+            return None
+        if a == ():
+            return b
+        if b == ():
+            return a
+    else:
+        first = shapes[0] if shapes else ()
+        if all(s == first for s in shapes):
+            return first
     if any(s is None for s in shapes):
         return None
     try:
@@ -303,7 +325,9 @@ class Code:
         return cls(name, PREC_ATOM, shape, dtype, frozenset(), binder, sample=value)
 
     @classmethod
-    def raw(cls, text: str, reads: Iterable[str] = (), shape: Any = None, dtype: Any = None, prec: int = PREC_ATOM) -> Code:
+    def raw(
+        cls, text: str, reads: Iterable[str] = (), shape: Any = None, dtype: Any = None, prec: int = PREC_ATOM
+    ) -> Code:
         """Text written by the generator itself (a call it composes, a tuple)."""
         return cls(text, prec, shape, dtype, frozenset(reads))
 

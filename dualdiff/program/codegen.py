@@ -64,7 +64,7 @@ from ..rules.kinds import Elementwise, General, Linear, Nondiff
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
 from .buffers import Assign, Line, Loop, Scatter, Stmt, optimize
 from .codeexpr import PREC_ATOM, Binder, Code, CodeMath, binary, unary
-from .program import ArrayOutput, Const, Equation, Program
+from .program import Const, Equation, Program
 from .tiling import Region, schedule, sliced_constant
 
 __all__ = ["KINDS", "Analysis", "Fallback", "Generated", "GuardFailed", "generate", "slot_name"]
@@ -255,7 +255,7 @@ class Analysis:
         return p, _index_text(index)
 
     def _check_derivatives(self) -> None:
-        for eq, b in zip(self.prog.equations, self.backends):
+        for eq in self.prog.equations:
             rule = eq.rule
             if not isinstance(rule, Elementwise) or rule.holomorphic or not self.useful[eq.out]:
                 continue
@@ -264,9 +264,7 @@ class Analysis:
 
 
 def _is_complex(v: Any) -> bool:
-    return isinstance(v, (complex, mpmath.mpc)) or (
-        isinstance(v, (np.ndarray, np.generic)) and np.iscomplexobj(v)
-    )
+    return isinstance(v, (complex, mpmath.mpc)) or (isinstance(v, (np.ndarray, np.generic)) and np.iscomplexobj(v))
 
 
 # ==========================================================================
@@ -291,7 +289,14 @@ class Generated:
 
 #: Rules computed by Python's operators, the same operation their backends perform.
 _OPERATORS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/"}
-_COMPARISONS = {operator.lt: "<", operator.le: "<=", operator.gt: ">", operator.ge: ">=", operator.eq: "==", operator.ne: "!="}
+_COMPARISONS = {
+    operator.lt: "<",
+    operator.le: "<=",
+    operator.gt: ">",
+    operator.ge: ">=",
+    operator.eq: "==",
+    operator.ne: "!=",
+}
 _STANDARD_BACKENDS = (FLOAT, COMPLEX, MP, NUMPY)
 
 
@@ -371,7 +376,9 @@ class Generator:
     def primal(self, slot: int) -> Code:
         if self.tile is not None and (slot in self.tile.names or slot in self.tile.shapes):
             v = self.an.values[slot]
-            return Code.name(self.name_of(slot), self.shape_of(slot), self.an.dtypes[slot], sample=v, binder=self.binder)
+            return Code.name(
+                self.name_of(slot), self.shape_of(slot), self.an.dtypes[slot], sample=v, binder=self.binder
+            )
         c = self._primals.get(slot)
         if c is None:
             v = self.an.values[slot]
@@ -456,7 +463,9 @@ class Generator:
                 return self.index_code(args[0], eq.params[0], shape, dtype)
             ref = self.fn_ref(rule.fn, rule.name)
             pcodes = [self.param(p, hint) for p in eq.params]
-            return Code.call(ref, [args[0], Code.raw(str(eq.nbatch)), *pcodes], elementwise=False, shape=shape, dtype=dtype)
+            return Code.call(
+                ref, [args[0], Code.raw(str(eq.nbatch)), *pcodes], elementwise=False, shape=shape, dtype=dtype
+            )
         if isinstance(rule, Nondiff) and rule.fn in _COMPARISONS and not eq.params and len(args) == 2:
             c = binary(args[0], "+", args[1])  # shape and reads; the text is the comparison
             return Code(f"{_paren(args[0])} {_COMPARISONS[rule.fn]} {_paren(args[1])}", 0, c.shape, None, c.reads)
@@ -601,7 +610,9 @@ class Generator:
         total: Code | None = None
         for i in positions:
             ref = self.binder.bind(f"{rule.name}_jvp_{i}", rule.linear_maps[i])
-            c = Code.call(ref, [self.dcode(eq.inputs[i], "dot"), nbc, y, argt, pc], elementwise=False, shape=want, dtype=None)
+            c = Code.call(
+                ref, [self.dcode(eq.inputs[i], "dot"), nbc, y, argt, pc], elementwise=False, shape=want, dtype=None
+            )
             total = c if total is None else binary(total, "+", c)
         assert total is not None
         return total
@@ -631,7 +642,9 @@ class Generator:
         plain_name = expr.prec >= PREC_ATOM and expr.text in expr.reads
         fresh = is_arr and expr.ufunc is not None and expr.shape == shape
         aliases = frozenset(expr.reads) if (plain_name or not fresh) else frozenset()
-        return Assign(name, expr, comment=comment, array=(shape, dtype) if is_arr else None, fresh=fresh, aliases=aliases)
+        return Assign(
+            name, expr, comment=comment, array=(shape, dtype) if is_arr else None, fresh=fresh, aliases=aliases
+        )
 
     # -- the reverse step ---------------------------------------------------------------------
     def emit_reverse(self, body: list[Stmt], seeds: list[tuple[int, Code]]) -> dict[int, Code]:
@@ -696,7 +709,9 @@ class Generator:
             ufunc=None,
         )
 
-    def reverse_elementwise(self, body: list[Stmt], bars: dict[int, Code], eq: Equation, g: Code, args: list[Code]) -> None:
+    def reverse_elementwise(
+        self, body: list[Stmt], bars: dict[int, Code], eq: Equation, g: Code, args: list[Code]
+    ) -> None:
         rule = eq.rule
         assert isinstance(rule, Elementwise)
         y = self.primal(eq.out)
@@ -724,13 +739,16 @@ class Generator:
         if rule is GETITEM and self.an.is_array(a):
             name = self.dname(a, "bar")
             index = eq.params[0]
-            inline = not nb and _simple_index(index) or (not nb and _no_ellipsis(index))
-            index_text = (
-                _index_text(index) if _simple_index(index) else Code.value(index, self.binder, "i").text
-            )
+            inline = (not nb and _simple_index(index)) or (not nb and _no_ellipsis(index))
+            index_text = _index_text(index) if _simple_index(index) else Code.value(index, self.binder, "i").text
             fallback = Code.call(
                 self.helper("getitem_T", GETITEM.T.fn),
-                [g, Code.raw(str(nb)), Code.raw(self.shape_text(x_shape)), Code.value(index, self.binder, "i") if not _simple(index) else Code.raw(_literal(index))],
+                [
+                    g,
+                    Code.raw(str(nb)),
+                    Code.raw(self.shape_text(x_shape)),
+                    Code.value(index, self.binder, "i") if not _simple(index) else Code.raw(_literal(index)),
+                ],
                 elementwise=False,
                 shape=self.dshape(a),
                 dtype=g.dtype,
@@ -791,7 +809,9 @@ class Generator:
             if not (self.an.is_active(a) and self.an.useful[a]):
                 continue
             ref = self.binder.bind(f"{rule.name}_T_{i}", rule.transposes[i])
-            v = Code.call(ref, [g, Code.raw(str(self.nb)), y, argt, pc], elementwise=False, shape=self.dshape(a), dtype=None)
+            v = Code.call(
+                ref, [g, Code.raw(str(self.nb)), y, argt, pc], elementwise=False, shape=self.dshape(a), dtype=None
+            )
             self.accumulate(body, bars, a, v)
 
     # -- whole functions --------------------------------------------------------------------------
@@ -814,7 +834,9 @@ class Generator:
     def _tile_rows(self, body: list[Stmt], r: Region, with_directions: bool) -> str:
         """The rows of one tile: fewer when each row carries a tangent for every direction."""
         if with_directions and self.batched:
-            body.append(Line(f"rows = max(1, {r.rows} // k)  # a tile of every direction stays in cache", frozenset(("k",))))
+            body.append(
+                Line(f"rows = max(1, {r.rows} // k)  # a tile of every direction stays in cache", frozenset(("k",)))
+            )
             return "rows"
         return str(r.rows)
 
@@ -857,7 +879,9 @@ class Generator:
         shape = self.tile.shapes_of_region + ((BATCH,) if derivative and self.batched else ())  # type: ignore[union-attr]
         dtype = self.ddtype.get(slot) if derivative else self.an.dtypes[slot]
         expr = Code(f"{full}[a:b]", PREC_ATOM, shape, dtype, frozenset((full, "a", "b")))
-        return Assign(name, expr, array=(shape, dtype if isinstance(dtype, np.dtype) else None), aliases=frozenset((full,)))
+        return Assign(
+            name, expr, array=(shape, dtype if isinstance(dtype, np.dtype) else None), aliases=frozenset((full,))
+        )
 
     def region_forward(self, body: list[Stmt], r: Region, with_tangents: bool) -> None:
         """A region's values (and tangents) computed tile by tile; sums accumulated, escaping values stored."""
@@ -919,7 +943,9 @@ class Generator:
         del np_name
         steps = ", ".join(an.names[eq.out] for eq in r.members)
         what = f"{len(r.members)} elementwise steps ({_abbreviate(steps)}) over {an.dtypes[r.members[0].out]}"
-        comment = f"{what}{list(r.shape)} in tiles of {r.rows} rows" + (f"; summed into {', '.join(sums)}" if sums else "")
+        comment = f"{what}{list(r.shape)} in tiles of {r.rows} rows" + (
+            f"; summed into {', '.join(sums)}" if sums else ""
+        )
         body.extend(pre)
         self._loop(body, r, rows, inner, comment, live)
 
@@ -953,7 +979,10 @@ class Generator:
             return
         dtype = an.dtypes[r.members[0].out]
         seed_types = [self.ddtype.get(eq.out if isinstance(eq, Equation) else eq) for eq in seeded]
-        if not all(d is None or d in (float, int) or (isinstance(d, np.dtype) and np.result_type(dtype, d) == dtype) for d in seed_types):
+        if not all(
+            d is None or d in (float, int) or (isinstance(d, np.dtype) and np.result_type(dtype, d) == dtype)
+            for d in seed_types
+        ):
             raise _NoTiles  # complex cotangents of a real region, say: the plain sweep handles them
         # where each input's adjoint goes: straight into its parent's adjoint (a view), or a zeroed array
         targets: dict[int, str] = {}
@@ -1204,13 +1233,11 @@ def _generate(
     outs = gen.output_codes()
     out_text = _tuple_code(outs)
     nested: Function | None = None
-    returns: list[str]
     if kind == "value":
         ret = Code.raw(out_text.text, out_text.reads)
     elif kind == "jvp":
         touts = [
-            gen.dcode(a, "dot") if type(a) is int and an.active[a] else Code.raw("None")
-            for a in an.prog.output_atoms()
+            gen.dcode(a, "dot") if type(a) is int and an.active[a] else Code.raw("None") for a in an.prog.output_atoms()
         ]
         tt = _tuple_code(touts)
         ret = Code.raw(f"{out_text.text}, {tt.text}", out_text.reads | tt.reads)
@@ -1223,7 +1250,9 @@ def _generate(
         body.append(Line("# reverse sweep", frozenset()))
         bars = gen.emit_reverse(body, seeds)
         adj = _tuple_code([bars[s] if s in bars else Code.raw("None") for s in range(n)])
-        ret = Code.raw(f"{out_text.text[1:-2] if len(outs) == 1 else out_text.text}, {adj.text}", out_text.reads | adj.reads)
+        ret = Code.raw(
+            f"{out_text.text[1:-2] if len(outs) == 1 else out_text.text}, {adj.text}", out_text.reads | adj.reads
+        )
     else:  # vjp: the reverse sweep in a nested pullback
         atoms = an.prog.output_atoms()
         inner: list[Stmt] = []

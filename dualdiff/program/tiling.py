@@ -166,7 +166,9 @@ def schedule(an: Any) -> list[Any]:
             hoisted_ids = {id(e) for e in region.hoisted}
             out.extend(region.hoisted)
             out.append(region)
-            out.extend(e for e in pending if id(e) not in hoisted_ids and e not in region.members and e not in region.sinks)
+            out.extend(
+                e for e in pending if id(e) not in hoisted_ids and e not in region.members and e not in region.sinks
+            )
         elif pending:
             out.extend(pending)
         region, pending = None, []

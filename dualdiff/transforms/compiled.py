@@ -168,8 +168,8 @@ class Entry:
         self.last: Generated | None = None
         #: f returns one value (not a tuple, not an array built of separate values): no tree to build.
         self.grad_function: Generated | None = None
-        self.single = program.out_tree is None and len(program.outputs) == 1 and not isinstance(
-            program.outputs[0], ArrayOutput
+        self.single = (
+            program.out_tree is None and len(program.outputs) == 1 and not isinstance(program.outputs[0], ArrayOutput)
         )
 
     @property
@@ -186,7 +186,9 @@ class Entry:
             return np.errstate(invalid="raise", divide="ignore", over="ignore", under="ignore")
         return _NO_ERRSTATE
 
-    def function(self, kind: str, batched: bool = False, dtypes: tuple[Any, ...] | None = None, seed: Any = 1.0) -> Generated:
+    def function(
+        self, kind: str, batched: bool = False, dtypes: tuple[Any, ...] | None = None, seed: Any = 1.0
+    ) -> Generated:
         key = (kind, batched, dtypes, type(seed))
         g = self.generated.get(key)
         if g is None:
@@ -258,7 +260,14 @@ class Compiled:
         """
         entries = tuple(e.describe() for e in reversed(self._entries.values()))
         return CacheInfo(
-            self.hits, self.traces, self.retraces, self.fallbacks, self.lifted, len(self._entries), self.maxsize, entries
+            self.hits,
+            self.traces,
+            self.retraces,
+            self.fallbacks,
+            self.lifted,
+            len(self._entries),
+            self.maxsize,
+            entries,
         )
 
     def cache_clear(self) -> None:
@@ -356,7 +365,7 @@ class Compiled:
             return eager_on(self.f)
 
     def _entry_at(self, x: Any, xl: list[Any]) -> Entry | None:
-        """The cached version for plain ``xl`` whose guards hold there (traced if none does); None if f cannot be traced."""
+        """The cached version whose guards hold at plain ``xl`` (traced if none does); None if f cannot be traced."""
         found: list[Entry] = []
 
         def call(entry: Entry) -> Any:
@@ -557,7 +566,7 @@ class Compiled:
         return self.generated(kind, x, batched).source
 
     def generated(self, kind: str = "jvp", x: Any = None, batched: bool = False) -> Generated:
-        """The generated function of ``kind`` for ``x`` (or the latest version): its ``source``, ``fn`` and ``namespace``.
+        """The generated function of ``kind`` for ``x`` (or the latest version): ``source``, ``fn``, ``namespace``.
 
         Generated on demand, as a call would; the tangents (cotangents) of a
         jvp (vjp) are taken to have the dtypes of the seeds ``jacfwd``
@@ -853,7 +862,7 @@ def _jac_reverse(entry: Entry, x: Any, xl: list[Any], m: int, chunk: int | None)
     return rebuild(ys, blocks_by_out) if isinstance(ys, (tuple, list)) else blocks_by_out[0]
 
 
-def compile(f: Function, *, cache_size: int = DEFAULT_CACHE_SIZE, names: Sequence[str] | None = None) -> Compiled:  # noqa: A001
+def compile(f: Function, *, cache_size: int = DEFAULT_CACHE_SIZE, names: Sequence[str] | None = None) -> Compiled:
     """Compile f's derivatives: tangent and adjoint code generated from its program, cached per kind of input.
 
     ``dd.compile`` (the public name; it shadows Python's ``compile`` only
