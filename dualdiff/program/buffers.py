@@ -170,10 +170,13 @@ def optimize(
         external_version[name] = new_version(name, -1, False)
     reads: list[list[int]] = []
     defines: list[int | None] = []
+    big: dict[int, bool] = {}  # arrays too small to be worth a ``del`` (Python frees them at the return)
     for i, s in enumerate(body):
         reads.append([current[r] for r in s.reads if r in current])
         if isinstance(s, Assign):
             defines.append(new_version(s.target, i, s.array is not None))
+            if s.array is not None and s.array[0] is not None and all(type(d) is int for d in s.array[0]):
+                big[len(names) - 1] = _size(s.array[0]) >= OUT_MIN_SIZE
         elif isinstance(s, Scatter):
             defines.append(new_version(s.target, i, True))
         else:
@@ -277,7 +280,7 @@ def optimize(
     # -- rendering, with each array released after its last use (or the reuse of its buffer)
     release: dict[int, list[int]] = {}
     for v, name in enumerate(names):
-        if is_array[v] and name not in external:
+        if is_array[v] and name not in external and big.get(v, True):
             release.setdefault(max(last[v], keep.get(v, -1)), []).append(v)
     lines: list[str] = []
     bound: dict[str, int] = {}

@@ -170,10 +170,18 @@ class Analysis:
         self.useful = self._usefulness()
         if self.refusal is None:
             self._check_derivatives()
-        #: Whether any value is a NumPy object (then generated code runs under NumPy's error state).
+        #: Whether any value is a NumPy object.
         self.uses_numpy = any(isinstance(v, (np.ndarray, np.generic)) for v in self.values) or any(
             b is NUMPY for b in self.backends
         )
+        #: Whether NumPy computes a rule with a real domain (then generated code runs with invalid
+        #: operations raising, so that eager mode answers: a DomainError, or its nan).
+        self.numpy_domain = any(
+            isinstance(eq.rule, Elementwise)
+            and eq.rule.domain is not None
+            and any(isinstance(self.arg_value(a), (np.ndarray, np.generic)) for a in eq.inputs)
+            for eq in prog.equations
+        ) if self.refusal is None else False
 
     # -- slots ------------------------------------------------------------------
     def arg_value(self, a: Any) -> Any:

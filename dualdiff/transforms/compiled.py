@@ -118,9 +118,9 @@ def _leaf_key(v: Any) -> Any:
     if tp is float or tp is complex:
         return tp
     if tp is np.ndarray:
-        return (tp, v.shape, v.dtype.str)
+        return (tp, v.shape, v.dtype)
     if isinstance(v, np.generic):
-        return (tp, v.dtype.str)
+        return (tp, v.dtype)
     if isinstance(v, (mpmath.mpf, mpmath.mpc)):
         return (tp, mpmath.mp.prec)
     return (tp, np.shape(v))
@@ -137,7 +137,7 @@ def _describe_leaf(v: Any) -> str:
 
 
 def _dtype(v: Any) -> Any:
-    if isinstance(v, (np.ndarray, np.generic)):
+    if type(v) is np.ndarray or isinstance(v, np.generic):
         return v.dtype
     if type(v) in (float, int, complex):
         return type(v)
@@ -181,8 +181,14 @@ class Entry:
         return self._analysis
 
     def errstate(self) -> Any:
-        """NumPy's error state for running the generated code: invalid operations raise (eager mode then answers)."""
-        if self.analysis.uses_numpy:
+        """NumPy's error state for running the generated code.
+
+        Where NumPy computes a rule that has a real domain (log, sqrt, ...),
+        invalid operations raise, so that eager mode answers (a DomainError, or
+        the nan it gives): the domain policy. Other code runs in the caller's
+        error state.
+        """
+        if self.analysis.numpy_domain:
             return np.errstate(invalid="raise", divide="ignore", over="ignore", under="ignore")
         return _NO_ERRSTATE
 
@@ -236,6 +242,8 @@ class Compiled:
         self.names = tuple(names) if names is not None else None
         self._entries: OrderedDict[int, Entry] = OrderedDict()
         self._by_key: dict[Any, list[Entry]] = {}
+        #: The version and generated function that answered the last call of each kind and key: tried first.
+        self._fast: dict[tuple[Any, ...], tuple[Entry, Callable[..., Any]]] = {}
         self.hits = self.traces = self.retraces = self.fallbacks = self.lifted = 0
         functools.update_wrapper(self, f, updated=())
 
@@ -274,11 +282,12 @@ class Compiled:
         """Forget every cached version (and the counts)."""
         self._entries.clear()
         self._by_key.clear()
+        self._fast.clear()
         self.hits = self.traces = self.retraces = self.fallbacks = self.lifted = 0
 
     def _key(self, x: Any, xl: list[Any]) -> Any:
-        if len(xl) == 1 and not isinstance(x, (tuple, list)):
-            return _leaf_key(xl[0])
+        if x is xl[0] and len(xl) == 1:
+            return _leaf_key(x)
         return (_treedef(x), tuple(_leaf_key(v) for v in xl))
 
     def _candidates(self, key: Any) -> list[Entry]:
@@ -306,6 +315,7 @@ class Compiled:
         self._by_key.setdefault(key, []).insert(0, entry)
         while len(self._entries) > self.maxsize:
             _, old = self._entries.popitem(last=False)
+            self._fast = {k: v for k, v in self._fast.items() if v[0] is not old}
             self._by_key[old.key].remove(old)
             if not self._by_key[old.key]:
                 del self._by_key[old.key]
@@ -419,17 +429,37 @@ class Compiled:
             xl, vl = leaves(x), leaves(v)
             if _lifted(xl) or _lifted(vl):
                 return eager_jvp(self._generic(x, xl), x, v)
-        dtypes = tuple(_dtype(t) for t in vl)
+        dtypes = (_dtype(vl[0]),) if len(vl) == 1 else tuple(_dtype(t) for t in vl)
+        tag = ("jvp", self._key(x, xl), dtypes)
+        eager = lambda fn: eager_jvp(fn, x, v)  # noqa: E731
+        fast = self._fast.get(tag)
+        if fast is not None:
+            entry, fn = fast
+            try:
+                with entry.errstate():
+                    outs, touts = fn(*xl, *vl)
+            except GuardFailed:
+                pass
+            except Exception:
+                return self._fallback(entry, eager)
+            else:
+                self.hits += 1
+                entry.calls += 1
+                self._entries.move_to_end(id(entry))
+                if entry.single:
+                    return outs[0], _tangent(outs[0], touts[0], ())
+                return _outputs(entry.program, outs), _tangents(entry.program, outs, touts, ())
 
         def call(entry: Entry) -> Any:
             g = entry.function("jvp", False, dtypes)
             with entry.errstate():
                 outs, touts = g.fn(*xl, *vl)
+            self._fast[tag] = (entry, g.fn)
             if entry.single:
                 return outs[0], _tangent(outs[0], touts[0], ())
             return _outputs(entry.program, outs), _tangents(entry.program, outs, touts, ())
 
-        return self._run(x, xl, call, lambda fn: eager_jvp(fn, x, v))
+        return self._run(x, xl, call, eager)
 
     def value_and_grad(self, x: Any) -> tuple[Any, Any]:
         """``(f(x), ∇f(x))`` for scalar-valued f, by the generated adjoint code."""
@@ -441,24 +471,37 @@ class Compiled:
                 prog = self._generic(x, xl)
                 return prog(x), eager_grad(prog)(x)
 
+        def eager(fn: Any) -> Any:
+            y, pullback = eager_vjp(fn, x)
+            if isinstance(y, (tuple, list)) or np.ndim(y) != 0:
+                _not_scalar(y)
+            return y, pullback(seed_dtype(y).type(1) if isinstance(y, np.generic) else 1.0)
+
+        tag = ("grad", self._key(x, xl))
+        fast = self._fast.get(tag)
+        if fast is not None:
+            entry, fn = fast
+            try:
+                with entry.errstate():
+                    y, adj = fn(*xl)
+            except GuardFailed:
+                pass
+            except Exception:
+                return self._fallback(entry, eager)
+            else:
+                self.hits += 1
+                entry.calls += 1
+                self._entries.move_to_end(id(entry))
+                return y, _gradient(x, xl, adj)
+
         def call(entry: Entry) -> Any:
             g = entry.grad_function
             if g is None:
                 g = entry.grad_function = _grad_function(entry)
             with entry.errstate():
                 y, adj = g.fn(*xl)
-            if len(adj) == 1 and x is xl[0]:
-                a = adj[0]
-                if a is None or (type(a) is np.ndarray and not a.flags.writeable):
-                    return y, _adjoints(x, xl, adj, ())
-                return y, a
-            return y, _adjoints(x, xl, adj, ())
-
-        def eager(fn: Any) -> Any:
-            y, pullback = eager_vjp(fn, x)
-            if isinstance(y, (tuple, list)) or np.ndim(y) != 0:
-                _not_scalar(y)
-            return y, pullback(seed_dtype(y).type(1) if isinstance(y, np.generic) else 1.0)
+            self._fast[tag] = (entry, g.fn)
+            return y, _gradient(x, xl, adj)
 
         return self._run(x, xl, call, eager)
 
@@ -761,6 +804,15 @@ def _tangents(prog: Program, outs: Sequence[Any], touts: Sequence[Any], batch: t
             out.append(_tangent(outs[i], touts[i], batch))
             i += 1
     return _rebuild(prog.out_tree, out)
+
+
+def _gradient(x: Any, xl: list[Any], adj: Sequence[Any]) -> Any:
+    """The gradient's tree from the generated code's adjoints of the inputs (a single array: itself)."""
+    if len(adj) == 1 and x is xl[0]:
+        a = adj[0]
+        if a is not None and (type(a) is not np.ndarray or a.flags.writeable):
+            return a
+    return _adjoints(x, xl, adj, ())
 
 
 def _adjoints(x: Any, xl: list[Any], adj: Sequence[Any], batch: tuple[int, ...]) -> Any:
