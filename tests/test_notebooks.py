@@ -51,6 +51,7 @@ def test_the_four_notebooks_are_there():
         "02_worked_tangent_tables",
         "03_forward_vs_reverse_cost",
         "04_jacobians_in_practice",
+        "07_compiled_derivatives",
     ]
 
 

@@ -172,7 +172,7 @@ def describe(value: Any) -> str:
             return f"{value.dtype.name}[{shape}] " + " ".join(np.array2string(value, separator=", ").split())
         return f"{value.dtype.name}[{shape}] array"
     if isinstance(value, np.generic):
-        return f"{type(value).__name__}({value!r})"
+        return repr(value)
     if isinstance(value, (mpmath.mpf, mpmath.mpc)):
         return f"{type(value).__name__} {mpmath.nstr(value, 15)}"
     text = " ".join(repr(value).split())
