@@ -505,6 +505,10 @@ class CodeMath:
     def __getattr__(self, attr: str) -> Callable[..., Code]:
         if attr.startswith("_"):
             raise AttributeError(attr)
+        if attr in ("square", "reciprocal") and self._backend in (FLOAT, COMPLEX, MP):
+            # these namespaces define them as ``a * a`` and ``1 / a``: written out, they
+            # cost no Python call (a square of an expression names it once: ``(sq := e) * sq``)
+            return self._square if attr == "square" else self._reciprocal
         fn = getattr(self._backend, attr, None)
         if fn is None:
             raise AttributeError(f"the {self._backend.name} namespace has no {attr}")
@@ -519,6 +523,17 @@ class CodeMath:
             return Code.call(ref, args, binder, ufunc=ufunc)
 
         return call
+
+    def _square(self, a: Any) -> Code:
+        a = _code(a, self._binder)
+        if a.text.isidentifier() or (not a.reads and a.prec >= PREC_ATOM and "(" not in a.text):
+            return binary(a, "*", a)  # a variable or a number: read it twice
+        self._binder.reserve(["sq"])
+        named = Code(f"(sq := {a.text})", PREC_ATOM, a.shape, a.dtype, a.reads, self._binder)
+        return binary(named, "*", Code.name("sq", a.shape, a.dtype, binder=self._binder))
+
+    def _reciprocal(self, a: Any) -> Code:
+        return binary(Code.value(1, self._binder), "/", _code(a, self._binder))
 
     def _fold(self, attr: str, like: Any, *rest: Any) -> Code:
         """``backend.attr(like, *rest)`` computed now when ``like``'s value is known and the result is a scalar."""

@@ -168,6 +168,8 @@ class Entry:
         self.last: Generated | None = None
         #: f returns one value (not a tuple, not an array built of separate values): no tree to build.
         self.grad_function: Generated | None = None
+        #: Whether the generated code needs NumPy's error state (see :meth:`errstate`); set with the analysis.
+        self.domain = False
         self.single = (
             program.out_tree is None and len(program.outputs) == 1 and not isinstance(program.outputs[0], ArrayOutput)
         )
@@ -177,6 +179,7 @@ class Entry:
         if self._analysis is None:
             start = time.perf_counter()
             self._analysis = Analysis(self.program)
+            self.domain = self._analysis.numpy_domain
             self.codegen_seconds += time.perf_counter() - start
         return self._analysis
 
@@ -421,22 +424,31 @@ class Compiled:
         >>> dd.compile(lambda x: x[0] * x[1]).jvp((2.0, 3.0), (1.0, 0.0))
         (6.0, 3.0)
         """
-        xl, vl = _fast_leaves(x), _fast_leaves(v)
-        if xl is None or vl is None or not _same_shapes(xl, vl) or _treedef(x) != _treedef(v):
-            x = check_input("x", x)
-            v = check_input("v", v)
-            check_like("v", v, "x", x)
-            xl, vl = leaves(x), leaves(v)
-            if _lifted(xl) or _lifted(vl):
-                return eager_jvp(self._generic(x, xl), x, v)
-        dtypes = (_dtype(vl[0]),) if len(vl) == 1 else tuple(_dtype(t) for t in vl)
-        tag = ("jvp", self._key(x, xl), dtypes)
+        tx, tv = type(x), type(v)
+        if tx is float and tv is float:  # the common cases first: no tree, no checks to make
+            xl, vl, tag = [x], [v], _FLOAT_JVP
+        elif tx is np.ndarray and tv is np.ndarray and x.shape == v.shape and x.dtype.kind in "fc" and v.dtype.kind in "fc":
+            xl, vl, tag = [x], [v], ("jvp", (tx, x.shape, x.dtype), (v.dtype,))
+        else:
+            xl, vl = _fast_leaves(x), _fast_leaves(v)
+            if xl is None or vl is None or not _same_shapes(xl, vl) or _treedef(x) != _treedef(v):
+                x = check_input("x", x)
+                v = check_input("v", v)
+                check_like("v", v, "x", x)
+                xl, vl = leaves(x), leaves(v)
+                if _lifted(xl) or _lifted(vl):
+                    return eager_jvp(self._generic(x, xl), x, v)
+            tag = ("jvp", self._key(x, xl), tuple(_dtype(t) for t in vl))
+        dtypes = tag[2]
         eager = lambda fn: eager_jvp(fn, x, v)  # noqa: E731
         fast = self._fast.get(tag)
         if fast is not None:
             entry, fn = fast
             try:
-                with entry.errstate():
+                if entry.domain:
+                    with entry.errstate():
+                        outs, touts = fn(*xl, *vl)
+                else:
                     outs, touts = fn(*xl, *vl)
             except GuardFailed:
                 pass
@@ -447,7 +459,10 @@ class Compiled:
                 entry.calls += 1
                 self._entries.move_to_end(id(entry))
                 if entry.single:
-                    return outs[0], _tangent(outs[0], touts[0], ())
+                    t = touts[0]
+                    if t is None or (type(t) is np.ndarray and not t.flags.writeable):
+                        t = _tangent(outs[0], t, ())
+                    return outs[0], t
                 return _outputs(entry.program, outs), _tangents(entry.program, outs, touts, ())
 
         def call(entry: Entry) -> Any:
@@ -463,13 +478,20 @@ class Compiled:
 
     def value_and_grad(self, x: Any) -> tuple[Any, Any]:
         """``(f(x), ∇f(x))`` for scalar-valued f, by the generated adjoint code."""
-        xl = _fast_leaves(x)
-        if xl is None:
-            x = check_input("x", x)
-            xl = leaves(x)
-            if _lifted(xl):
-                prog = self._generic(x, xl)
-                return prog(x), eager_grad(prog)(x)
+        tx = type(x)
+        if tx is float:
+            xl, tag = [x], _FLOAT_GRAD
+        elif tx is np.ndarray and x.dtype.kind in "fc":
+            xl, tag = [x], ("grad", (tx, x.shape, x.dtype))
+        else:
+            xl = _fast_leaves(x)
+            if xl is None:
+                x = check_input("x", x)
+                xl = leaves(x)
+                if _lifted(xl):
+                    prog = self._generic(x, xl)
+                    return prog(x), eager_grad(prog)(x)
+            tag = ("grad", self._key(x, xl))
 
         def eager(fn: Any) -> Any:
             y, pullback = eager_vjp(fn, x)
@@ -477,12 +499,14 @@ class Compiled:
                 _not_scalar(y)
             return y, pullback(seed_dtype(y).type(1) if isinstance(y, np.generic) else 1.0)
 
-        tag = ("grad", self._key(x, xl))
         fast = self._fast.get(tag)
         if fast is not None:
             entry, fn = fast
             try:
-                with entry.errstate():
+                if entry.domain:
+                    with entry.errstate():
+                        y, adj = fn(*xl)
+                else:
                     y, adj = fn(*xl)
             except GuardFailed:
                 pass
@@ -630,6 +654,10 @@ class Compiled:
         if kind == "grad":
             return _grad_function(entry)
         return entry.function("value")
+
+
+_FLOAT_JVP = ("jvp", float, (float,))
+_FLOAT_GRAD = ("grad", float)
 
 
 def _grad_function(entry: Entry) -> Generated:
