@@ -134,16 +134,30 @@ class _Buffer:
     shape: Any = None
     dtype: Any = None
     members: set[int] = field(default_factory=set)
+    #: Every version that ever lived in this buffer, and the statement that made it.
+    history: set[int] = field(default_factory=set)
+    made_at: int = -1
 
 
 def optimize(
-    body: list[Stmt], external: Iterable[str] = (), live_at_end: Iterable[str] = (), binder: Binder | None = None
+    body: list[Stmt],
+    external: Iterable[str] = (),
+    live_at_end: Iterable[str] = (),
+    binder: Binder | None = None,
+    workspace: list[tuple[tuple[int, ...], Any]] | None = None,
 ) -> list[str]:
     """Render ``body`` as source lines, reusing dead array buffers and releasing arrays after their last use.
 
     ``external`` names are bound outside ``body`` (parameters, closure
     variables): never written into, never released. ``live_at_end`` names
     are read after ``body`` (returned, or used by a nested function).
+
+    With a ``workspace`` list, every buffer the body makes with a ufunc and
+    that never leaves it (not returned, not kept by a closure) is written
+    into ``ws[i]`` instead, a preallocated array the caller passes as ``ws``
+    (and reuses from call to call); its ``(shape, dtype)`` is appended to
+    ``workspace``. A fresh allocation of a large array costs a page fault per
+    4 KiB on first touch; a buffer kept from the previous call costs nothing.
     """
     if not any(isinstance(s, (Scatter, Loop)) or (isinstance(s, Assign) and s.array is not None) for s in body):
         return [line for s in body for line in _render(s, False, None, binder)]  # numbers only: nothing to reuse
@@ -259,10 +273,11 @@ def optimize(
                 out_into[i] = h
                 keep[holder_of[h]] = i
                 chosen.members = {t}
+                chosen.history.add(t)
                 buf_of[t] = [chosen]
         if chosen is None:
             if s.fresh:
-                b = _Buffer(True, arr[0], arr[1], {t})
+                b = _Buffer(True, arr[0], arr[1], {t}, {t}, i)
                 buffers.append(b)
                 buf_of[t] = [b]
             elif s.aliases:
@@ -273,9 +288,28 @@ def optimize(
                         if b not in shared:
                             shared.append(b)
                             b.members.add(t)
+                            b.history.add(t)
                 buf_of[t] = shared or [_Buffer(False, members={t})]
             else:
                 buf_of[t] = [_Buffer(False, members={t})]
+
+    # -- buffers made by a ufunc that never leave the body: into the caller's workspace
+    if workspace is not None:
+        for b in buffers:
+            s0 = body[b.made_at] if b.made_at >= 0 else None
+            if (
+                isinstance(s0, Assign)
+                and b.made_at not in out_into
+                and s0.expr.ufunc is not None
+                and s0.expr.operands
+                and isinstance(b.dtype, np.dtype)
+                and b.shape
+                and all(type(d) is int for d in b.shape)
+                and _size(b.shape) >= OUT_MIN_SIZE
+                and all(last[v] < end for v in b.history)
+            ):
+                out_into[b.made_at] = f"ws[{len(workspace)}]"
+                workspace.append((b.shape, b.dtype))
 
     # -- rendering, with each array released after its last use (or the reuse of its buffer)
     release: dict[int, list[int]] = {}

@@ -267,7 +267,7 @@ class Code:
     ('2 * a * b - (a - b)', (3,), ['a', 'b'], True)
     """
 
-    __slots__ = ("binder", "dtype", "operands", "prec", "reads", "sample", "shape", "text", "ufunc")
+    __slots__ = ("binder", "dtype", "operands", "owned", "prec", "reads", "remake", "sample", "shape", "text", "ufunc")
     #: NumPy must not treat a Code as an array: a formula that calls NumPy on it falls back.
     __array_ufunc__ = None
 
@@ -294,6 +294,10 @@ class Code:
         self.operands = operands
         #: A value of the expression at the recording point, when it is a variable (or None).
         self.sample = sample
+        #: For a ufunc node: the same operation on other operands (to split an expression into steps).
+        self.remake: Callable[[tuple[Code, ...]], Code] | None = None
+        #: The value is a new array that shares no memory (a call found to return one).
+        self.owned = False
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -354,7 +358,10 @@ class Code:
                 dtype = None  # sin of an int array is float: do not guess
             if dtype in (int, float, complex) and not codes:
                 dtype = None
-        return cls(text, PREC_ATOM, shape, dtype, reads, binder, ufunc=ufunc, operands=tuple(codes) if ufunc else ())
+        node = cls(text, PREC_ATOM, shape, dtype, reads, binder, ufunc=ufunc, operands=tuple(codes) if ufunc else ())
+        if ufunc is not None:
+            node.remake = lambda ops: Code.call(fname, ops, binder, ufunc, elementwise, shape, dtype, keywords)
+        return node
 
     # -- rendering --------------------------------------------------------------
     def __str__(self) -> str:
@@ -448,7 +455,7 @@ def binary(a: Code, op: str, b: Code) -> Code:
     bt = f"({b.text})" if right else b.text
     shape = broadcast([a.shape, b.shape])
     dtype = promote([a.dtype, b.dtype])
-    return Code(
+    node = Code(
         f"{at} {op} {bt}",
         prec,
         shape,
@@ -458,13 +465,15 @@ def binary(a: Code, op: str, b: Code) -> Code:
         ufunc=OPERATOR_UFUNCS[op],
         operands=(a, b),
     )
+    node.remake = lambda ops: binary(ops[0], op, ops[1])
+    return node
 
 
 def unary(a: Code, op: str) -> Code:
     """``-a`` or ``+a``."""
     plain = a.prec >= PREC_UNARY and not a.text.startswith(("-", "+"))
     text = f"{op}{a.text}" if plain else f"{op}({a.text})"
-    return Code(
+    node = Code(
         text,
         PREC_UNARY,
         a.shape,
@@ -474,6 +483,8 @@ def unary(a: Code, op: str) -> Code:
         ufunc=np.negative if op == "-" else np.positive,
         operands=(a,),
     )
+    node.remake = lambda ops: unary(ops[0], op)
+    return node
 
 
 # --------------------------------------------------------------------------
@@ -505,6 +516,8 @@ class CodeMath:
     def __getattr__(self, attr: str) -> Callable[..., Code]:
         if attr.startswith("_"):
             raise AttributeError(attr)
+        if attr == "reciprocal" and self._backend is NUMPY:
+            return self._reciprocal  # NumPy's namespace defines it as ``1 / x`` too (not np.reciprocal)
         if attr in ("square", "reciprocal") and self._backend in (FLOAT, COMPLEX, MP):
             # these namespaces define them as ``a * a`` and ``1 / a``: written out, they
             # cost no Python call (a square of an expression names it once: ``(sq := e) * sq``)

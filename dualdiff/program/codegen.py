@@ -62,7 +62,7 @@ from ..modes.core import LiftedBase
 from ..rules.backends import COMPLEX, FLOAT, MP, NUMPY, Backend, backend_for
 from ..rules.kinds import Elementwise, General, Linear, Nondiff
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
-from .buffers import Assign, Line, Loop, Scatter, Stmt, optimize
+from .buffers import OUT_MIN_SIZE, Assign, Line, Loop, Scatter, Stmt, optimize
 from .codeexpr import PREC_ATOM, Binder, Code, CodeMath, binary, unary
 from .program import Const, Equation, Program
 from .tiling import Region, schedule, sliced_constant
@@ -282,7 +282,13 @@ def _is_complex(v: Any) -> bool:
 
 @dataclass
 class Generated:
-    """One generated function: its source, the function, and the namespace it runs in."""
+    """One generated function: its source, the function, and the namespace it runs in.
+
+    ``run(*args)`` calls it, handing it a workspace (its preallocated arrays)
+    when it has one: a workspace is taken from a pool and given back after
+    the call, so that nested or concurrent calls never share one. For a vjp,
+    ``run_pullback(pullback, *y_bar)`` does the same for the pullback.
+    """
 
     kind: str
     batched: bool
@@ -290,9 +296,45 @@ class Generated:
     source: str
     fn: Callable[..., Any]
     namespace: dict[str, Any] = field(repr=False)
+    workspace: list[tuple[tuple[int, ...], Any]] = field(default_factory=list, repr=False)
+    pullback_workspace: list[tuple[tuple[int, ...], Any]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._pools: dict[Any, list[list[np.ndarray]]] = {}
+        self.run: Callable[..., Any] = self.fn if not self.workspace else self._run_with_workspace
 
     def __repr__(self) -> str:
         return f"<generated {self.kind}{' (batched)' if self.batched else ''} {self.name}>"
+
+    def _take(self, which: str, spec: list[tuple[tuple[int, ...], Any]], k: int) -> list[np.ndarray]:
+        pool = self._pools.setdefault((which, k), [])
+        if pool:
+            return pool.pop()
+        return [np.empty(tuple(k if d == BATCH else d for d in shape), dtype) for shape, dtype in spec]
+
+    def _directions(self, args: Sequence[Any]) -> int:
+        if not self.batched:
+            return 0
+        return int(np.shape(args[-1])[-1])  # the last argument is a tangent (cotangent) with its directions
+
+    def _run_with_workspace(self, *args: Any) -> Any:
+        k = self._directions(args)
+        ws = self._take("fn", self.workspace, k)
+        try:
+            return self.fn(*args, ws)
+        finally:
+            self._pools[("fn", k)].append(ws)
+
+    def run_pullback(self, pullback: Callable[..., Any], *y_bar: Any) -> Any:
+        """Call a pullback this vjp function returned, with a workspace of its own."""
+        if not self.pullback_workspace:
+            return pullback(*y_bar)
+        k = self._directions(y_bar)
+        ws = self._take("pullback", self.pullback_workspace, k)
+        try:
+            return pullback(*y_bar, ws)
+        finally:
+            self._pools[("pullback", k)].append(ws)
 
 
 #: Rules computed by Python's operators, the same operation their backends perform.
@@ -345,6 +387,7 @@ class Generator:
         self.binder.reserve(["k", "y_bar", "pullback"])
         self._math: dict[Backend, CodeMath] = {}
         self._primals: dict[int, Code] = {}
+        self._temps: list[str] = []
         #: Inside a tile loop: the names and shapes of the region's values there.
         self.tile: TileScope | None = None
         #: Reverse-sweep steps already done by a region's loop (views whose adjoints it wrote directly).
@@ -352,6 +395,9 @@ class Generator:
         #: Adjoints a region allocated as zeros in this sweep (its loop may write into them).
         self.zeroed: set[int] = set()
         self.schedule: list[Any] = schedule(an) if tiled else list(an.prog.equations)
+        #: The preallocated arrays the function (and its pullback) write into: ``(shape, dtype)`` each.
+        self.workspace: list[tuple[tuple[int, ...], Any]] = []
+        self.pullback_workspace: list[tuple[tuple[int, ...], Any]] = []
         self.tangent_dtypes = list(tangent_dtypes) if tangent_dtypes is not None else None
         #: The static dtype of each tangent (adjoint) written so far, by slot.
         self.ddtype: dict[int, Any] = {}
@@ -479,6 +525,8 @@ class Generator:
             return Code(f"{_paren(args[0])} {_COMPARISONS[rule.fn]} {_paren(args[1])}", 0, c.shape, None, c.reads)
         ref = self.fn_ref(rule.fn, rule.name)
         pcodes = [self.param(p, hint) for p in eq.params]
+        if isinstance(rule, General) and isinstance(rule.fn, np.ufunc) and not pcodes:  # np.matmul: it takes out=
+            return Code.call(ref, args, self.binder, ufunc=rule.fn, elementwise=False, shape=shape, dtype=dtype)
         return Code.call(ref, [*args, *pcodes], elementwise=False, shape=shape, dtype=dtype)
 
     def index_code(self, x: Code, index: Any, shape: Any, dtype: Any) -> Code:
@@ -493,16 +541,11 @@ class Generator:
         expr = self.value_code(eq)
         self.op_text[k] = expr.text
         aliases = self._aliases(eq, expr)
-        body.append(
-            Assign(
-                self.name_of(k),
-                expr,
-                comment=eq.rule.name,
-                array=self._array_info(k),
-                fresh=self.an.is_array(k) and isinstance(eq.rule, Elementwise) and expr.ufunc is not None,
-                aliases=aliases,
-            )
-        )
+        info = self._array_info(k)
+        fresh = self.an.is_array(k) and expr.ufunc is not None and isinstance(eq.rule, (Elementwise, General))
+        if fresh and info is not None:
+            expr = self.flatten(body, expr)
+        body.append(Assign(self.name_of(k), expr, comment=eq.rule.name, array=info, fresh=fresh, aliases=aliases))
         b = self.an.backends[k - self.an.n]
         if b is MP and isinstance(eq.rule, Elementwise) and eq.rule.domain is not None:
             real = not any(isinstance(self.an.arg_value(a), (mpmath.mpc, complex)) for a in eq.inputs)
@@ -525,9 +568,46 @@ class Generator:
 
     def _aliases(self, eq: Equation, expr: Code) -> frozenset[str]:
         """The variables whose memory the value of ``eq`` may share (views, or unknown results)."""
+        if isinstance(eq.rule, (Elementwise, General)) and expr.ufunc is not None:
+            return frozenset()  # a ufunc's result is a new array
         if isinstance(eq.rule, Elementwise):
-            return frozenset() if expr.ufunc is not None else frozenset(expr.reads)
+            return frozenset(expr.reads)
         return frozenset(n for n in expr.reads if n in self.an.names)
+
+    def flatten(self, body: list[Stmt], expr: Code) -> Code:
+        """Large array operations nested in ``expr`` as steps of their own (``tmp_1 = np.cosh(v_2)``).
+
+        Each step's result is then a buffer of its own that later steps can
+        write into (``out=``), instead of a fresh allocation per operation.
+        """
+        if self.tile is not None or expr.remake is None:
+            return expr
+        ops = []
+        changed = False
+        for op in expr.operands:
+            if self._splittable(op):
+                inner = self.flatten(body, op)
+                self._temps.append("")
+                name = f"tmp_{len(self._temps)}"
+                self.binder.reserve([name])
+                body.append(Assign(name, inner, array=(op.shape, op.dtype), fresh=True))  # type: ignore[arg-type]
+                ops.append(Code.name(name, op.shape, op.dtype, binder=self.binder))
+                changed = True
+            else:
+                ops.append(op)
+        return expr.remake(tuple(ops)) if changed else expr
+
+    @staticmethod
+    def _splittable(c: Code) -> bool:
+        shape = c.shape
+        if c.ufunc is None or c.remake is None or not shape or not isinstance(c.dtype, np.dtype):
+            return False
+        size = 1
+        for d in shape:
+            if d in (BATCH, TILE):
+                return False
+            size *= d
+        return size >= OUT_MIN_SIZE
 
     def emit_guards(self, body: list[Stmt], slot: int) -> None:
         name = self.an.names[slot]
@@ -615,15 +695,27 @@ class Generator:
             ts = [self.dcode(a, "dot") if i in positions else Code.raw("None") for i, a in enumerate(eq.inputs)]
             lst = Code.raw("[" + ", ".join(c.text for c in ts) + "]", frozenset().union(*(c.reads for c in ts)))
             return Code.call(ref, [lst, nbc, y, argt, pc], elementwise=False, shape=want, dtype=None)
+        dtype = self._uniform(k, [eq.inputs[i] for i in positions])
         total: Code | None = None
         for i in positions:
             ref = self.binder.bind(f"{rule.name}_jvp_{i}", rule.linear_maps[i])
-            c = Code.call(
-                ref, [self.dcode(eq.inputs[i], "dot"), nbc, y, argt, pc], elementwise=False, shape=want, dtype=None
-            )
+            t = self.dcode(eq.inputs[i], "dot")
+            c = Code.call(ref, [t, nbc, y, argt, pc], elementwise=False, shape=want, dtype=dtype)
+            probe = [self.dummy(eq.inputs[i], t.dtype), self.nb, *self.probe_args(eq)]
+            c.owned = self.probe_owned(rule.linear_maps[i], probe, k)
             total = c if total is None else binary(total, "+", c)
         assert total is not None
         return total
+
+    def _uniform(self, out: int, slots: Sequence[int]) -> Any:
+        """The dtype of a general rule's tangent (adjoint), when its value and every derivative involved share one."""
+        d = self.an.dtypes[out]
+        if not isinstance(d, np.dtype) or d.kind not in "fc":
+            return None
+        for s in slots:
+            if self.ddtype.get(s) != d or self.an.dtypes[s] != d:
+                return None
+        return d
 
     def fitted(self, t: Code, want: tuple[int, ...]) -> Code:
         """``t`` broadcast to the shape ``want`` when broadcasting left it smaller (eager mode's ``_fit_tangent``)."""
@@ -641,6 +733,7 @@ class Generator:
             return
         expr = self.tangent_code(eq, self.primal(k))
         self.ddtype[k] = expr.dtype if isinstance(expr.dtype, np.dtype) or expr.dtype in (float, complex) else None
+        expr = self.flatten(body, expr)
         body.append(self._dassign(self.dname(k, "dot"), expr, k))
 
     def _dassign(self, name: str, expr: Code, slot: int, comment: str = "") -> Assign:
@@ -648,7 +741,7 @@ class Generator:
         is_arr = self.batched or type(self.an.values[slot]) is np.ndarray
         dtype = expr.dtype if isinstance(expr.dtype, np.dtype) else None
         plain_name = expr.prec >= PREC_ATOM and expr.text in expr.reads
-        fresh = is_arr and expr.ufunc is not None and expr.shape == shape
+        fresh = is_arr and ((expr.ufunc is not None and expr.shape == shape) or expr.owned)
         aliases = frozenset(expr.reads) if (plain_name or not fresh) else frozenset()
         return Assign(
             name, expr, comment=comment, array=(shape, dtype) if is_arr else None, fresh=fresh, aliases=aliases
@@ -699,7 +792,11 @@ class Generator:
         prev = self.ddtype.get(slot)
         d = expr.dtype if isinstance(expr.dtype, np.dtype) or expr.dtype in (float, complex) else None
         self.ddtype[slot] = d if slot not in bars or d == prev else None
-        body.append(self._dassign(name, expr, slot, comment))
+        start = len(body)
+        expr = self.flatten(body, expr)
+        body.append(self._dassign(name, expr, slot, comment if len(body) == start else ""))
+        if comment and len(body) > start + 1:
+            body[start].comment = comment
         bars[slot] = self.dcode(slot, "bar")
 
     def _summed(self, v: Code, slot: int, out: int) -> Code:
@@ -817,10 +914,44 @@ class Generator:
             if not (self.an.is_active(a) and self.an.useful[a]):
                 continue
             ref = self.binder.bind(f"{rule.name}_T_{i}", rule.transposes[i])
+            d = self.an.dtypes[eq.out]
+            dtype = d if isinstance(d, np.dtype) and g.dtype == d and self.an.dtypes[a] == d else None
             v = Code.call(
-                ref, [g, Code.raw(str(self.nb)), y, argt, pc], elementwise=False, shape=self.dshape(a), dtype=None
+                ref, [g, Code.raw(str(self.nb)), y, argt, pc], elementwise=False, shape=self.dshape(a), dtype=dtype
+            )
+            v.owned = self.probe_owned(
+                rule.transposes[i], [self.dummy(eq.out, g.dtype), self.nb, *self.probe_args(eq)], eq.out
             )
             self.accumulate(body, bars, a, v)
+
+    def probe_args(self, eq: Equation) -> list[Any]:
+        """``y, args, params`` of a general rule's maps at the recording point."""
+        return [self.an.values[eq.out], tuple(self.an.arg_value(a) for a in eq.inputs), eq.params]
+
+    def dummy(self, slot: int, dtype: Any) -> np.ndarray:
+        """Zeros shaped like ``slot``'s tangent (three directions when batched), to probe a map with."""
+        shape = tuple(3 if d == BATCH else d for d in self.dshape(slot))
+        d = dtype if isinstance(dtype, np.dtype) else np.result_type(self.an.dtypes[slot] or float, float)
+        return np.zeros(shape, d)
+
+    def probe_owned(self, fn: Any, args: list[Any], slot: int) -> bool:
+        """Whether ``fn(*args)`` returns a new array that shares memory with none of its arguments.
+
+        Whether a map returns a view depends on shapes and parameters (which
+        the cache key fixes), not on values: so one call at the recording
+        point, on zeros for the tangent, tells. Such a result can be written
+        into later; any other result is taken to share memory with its inputs.
+        """
+        if not self.an.is_array(slot) and not self.batched:
+            return False
+        try:
+            with np.errstate(all="ignore"):
+                r = fn(*args)
+        except Exception:
+            return False
+        if type(r) is not np.ndarray or r.base is not None or not r.flags.writeable:
+            return False
+        return not any(np.may_share_memory(r, a) for a in _arrays_in(args))
 
     # -- whole functions --------------------------------------------------------------------------
     def forward_body(self, with_tangents: bool) -> list[Stmt]:
@@ -1101,6 +1232,16 @@ def _abbreviate(names: str) -> str:
     return names if len(parts) <= 3 else f"{parts[0]} ... {parts[-1]}"
 
 
+def _arrays_in(values: Any) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    for v in values:
+        if isinstance(v, np.ndarray):
+            out.append(v)
+        elif isinstance(v, (tuple, list)):
+            out.extend(_arrays_in(v))
+    return out
+
+
 def _tuple_code(codes: Sequence[Code]) -> Code:
     text = "(" + ", ".join(c.text for c in codes) + ("," if len(codes) == 1 else "") + ")"
     return Code.raw(text, frozenset().union(*(c.reads for c in codes)) if codes else ())
@@ -1286,7 +1427,7 @@ def _generate(
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(code, namespace)
     fn = namespace[gen.fn_name]
-    return Generated(kind, batched, gen.fn_name, source, fn, namespace)
+    return Generated(kind, batched, gen.fn_name, source, fn, namespace, gen.workspace, gen.pullback_workspace)
 
 
 @dataclass
@@ -1325,8 +1466,13 @@ def render(fn: Function, gen: Generator, an: Analysis) -> str:
         inner_free = set().union(*(s.reads for s in fn.nested.body)) | set(fn.nested.returns.reads)
         inner_free &= set(an.names)
     live_end = set(fn.returns.reads) | inner_free
-    body_lines = optimize(fn.body, external=fn.external, live_at_end=live_end, binder=gen.binder)
-    lines.append(f"def {fn.name}({', '.join(fn.params)}):")
+    body_lines = optimize(
+        fn.body, external=fn.external, live_at_end=live_end, binder=gen.binder, workspace=gen.workspace
+    )
+    params = fn.params + (["ws"] if gen.workspace else [])
+    if gen.workspace:
+        lines.append(f"# ws: {_describe_workspace(gen.workspace)}, kept from call to call")
+    lines.append(f"def {fn.name}({', '.join(params)}):")
     lines += ["    " + line for line in body_lines]
     if fn.nested is not None:
         nested = fn.nested
@@ -1335,15 +1481,22 @@ def render(fn: Function, gen: Generator, an: Analysis) -> str:
             external=nested.external | inner_free,
             live_at_end=set(nested.returns.reads),
             binder=gen.binder,
+            workspace=gen.pullback_workspace,
         )
+        inner_params = nested.params + (["ws"] if gen.pullback_workspace else [])
         lines.append("")
-        lines.append("    # reverse sweep")
-        lines.append(f"    def {nested.name}({', '.join(nested.params)}):")
+        lines.append("    # reverse sweep" + (f"; ws: {_describe_workspace(gen.pullback_workspace)}" if gen.pullback_workspace else ""))
+        lines.append(f"    def {nested.name}({', '.join(inner_params)}):")
         lines += ["        " + line for line in inner]
         lines.append(f"        return {nested.returns.text}")
         lines.append("")
     lines.append(f"    return {fn.returns.text}")
     return "\n".join(lines) + "\n"
+
+
+def _describe_workspace(ws: list[tuple[tuple[int, ...], Any]]) -> str:
+    parts = [f"{np.dtype(d).name}[{','.join('k' if x == BATCH else str(x) for x in shape)}]" for shape, d in ws]
+    return f"{len(ws)} preallocated array{'s' if len(ws) != 1 else ''} ({', '.join(parts)})"
 
 
 def dedent(text: str) -> str:

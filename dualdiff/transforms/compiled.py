@@ -384,7 +384,7 @@ class Compiled:
         def call(entry: Entry) -> Any:
             gen = entry.function("value")
             with _errstate(entry):
-                gen.fn(*xl)
+                gen.run(*xl)
             found.append(entry)
 
         def eager(fn: Any) -> Any:
@@ -405,7 +405,7 @@ class Compiled:
         def call(entry: Entry) -> Any:
             g = entry.function("value")
             with _errstate(entry):
-                outs = g.fn(*xl)
+                outs = g.run(*xl)
             return _outputs(entry.program, outs)
 
         return self._run(x, xl, call, lambda fn: fn(x))
@@ -468,8 +468,8 @@ class Compiled:
         def call(entry: Entry) -> Any:
             g = entry.function("jvp", False, dtypes)
             with entry.errstate():
-                outs, touts = g.fn(*xl, *vl)
-            self._fast[tag] = (entry, g.fn)
+                outs, touts = g.run(*xl, *vl)
+            self._fast[tag] = (entry, g.run)
             if entry.single:
                 return outs[0], _tangent(outs[0], touts[0], ())
             return _outputs(entry.program, outs), _tangents(entry.program, outs, touts, ())
@@ -523,8 +523,8 @@ class Compiled:
             if g is None:
                 g = entry.grad_function = _grad_function(entry)
             with entry.errstate():
-                y, adj = g.fn(*xl)
-            self._fast[tag] = (entry, g.fn)
+                y, adj = g.run(*xl)
+            self._fast[tag] = (entry, g.run)
             return y, _gradient(x, xl, adj)
 
         return self._run(x, xl, call, eager)
@@ -556,8 +556,8 @@ class Compiled:
             expected = tuple(_dtype(an.arg_value(a)) for a in entry.program.output_atoms())
             g = entry.function("vjp", False, expected)
             with _errstate(entry):
-                outs, inner = g.fn(*xl)
-            return _outputs(entry.program, outs), CompiledPullback(self, entry, x, xl, outs, inner, expected)
+                outs, inner = g.run(*xl)
+            return _outputs(entry.program, outs), CompiledPullback(self, entry, x, xl, outs, g, inner, expected)
 
         return self._run(x, xl, call, lambda fn: eager_vjp(fn, x))
 
@@ -744,9 +744,11 @@ class CompiledPullback:
         x: Any,
         xl: list[Any],
         outs: Sequence[Any],
+        generated: Generated,
         inner: Callable[..., Any],
         expected: tuple[Any, ...],
     ) -> None:
+        self._generated = generated
         self._owner = owner
         self._entry = entry
         self._x = x
@@ -766,14 +768,14 @@ class CompiledPullback:
         if _lifted(seeds):
             return eager_vjp(self._entry.program, self._x)[1](y_bar)
         dtypes = tuple(_dtype(s) for s in seeds)
-        inner = self._inner
+        inner, g = self._inner, self._generated
         if not all(_compatible(d, e) for d, e in zip(dtypes, self._expected)):
             g = self._entry.function("vjp", False, dtypes)
             with _errstate(self._entry):
-                _, inner = g.fn(*self._xl)
+                _, inner = g.run(*self._xl)
         try:
             with _errstate(self._entry):
-                adj = inner(*seeds)
+                adj = g.run_pullback(inner, *seeds)
         except Exception:
             self._owner.fallbacks += 1
             return eager_vjp(self._entry.program, self._x)[1](y_bar)
@@ -884,7 +886,7 @@ def _jac_forward(entry: Entry, x: Any, xl: list[Any], n: int, chunk: int | None)
         batched = k != 1
         g = entry.function("jvp", batched, tuple(_dtype(t) for t in seeds))
         with _errstate(entry):
-            outs, touts = g.fn(*xl, *seeds)
+            outs, touts = g.run(*xl, *seeds)
         batch = (e - s,) if batched else ()
         ts = leaves(_tangents(prog, outs, touts, batch))
         if cols is None:
@@ -918,13 +920,13 @@ def _jac_reverse(entry: Entry, x: Any, xl: list[Any], m: int, chunk: int | None)
     dtypes = tuple(np.dtype(seed_dtype(an.arg_value(a))) for a in prog.output_atoms())
     g = entry.function("vjp", batched, dtypes)
     with _errstate(entry):
-        outs, inner = g.fn(*xl)
+        outs, inner = g.run(*xl)
     ys = _outputs(prog, outs)
     rows: list[list[Any]] = [[] for _ in xl]
     for _, _, seeds in basis_chunks(ys, k):
         parts = _split_cotangents(prog, seeds)
         with _errstate(entry):
-            adj = inner(*parts)
+            adj = g.run_pullback(inner, *parts)
         batch = np.shape(seeds[0])[-1:] if batched else ()
         grads = leaves(_adjoints(x, xl, adj, tuple(batch)))
         for r, gr in zip(rows, grads):
