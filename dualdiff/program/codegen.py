@@ -47,6 +47,7 @@ True
 from __future__ import annotations
 
 import builtins
+import gc
 import linecache
 import math
 import operator
@@ -176,12 +177,16 @@ class Analysis:
         )
         #: Whether NumPy computes a rule with a real domain (then generated code runs with invalid
         #: operations raising, so that eager mode answers: a DomainError, or its nan).
-        self.numpy_domain = any(
-            isinstance(eq.rule, Elementwise)
-            and eq.rule.domain is not None
-            and any(isinstance(self.arg_value(a), (np.ndarray, np.generic)) for a in eq.inputs)
-            for eq in prog.equations
-        ) if self.refusal is None else False
+        self.numpy_domain = (
+            any(
+                isinstance(eq.rule, Elementwise)
+                and eq.rule.domain is not None
+                and any(isinstance(self.arg_value(a), (np.ndarray, np.generic)) for a in eq.inputs)
+                for eq in prog.equations
+            )
+            if self.refusal is None
+            else False
+        )
 
     # -- slots ------------------------------------------------------------------
     def arg_value(self, a: Any) -> Any:
@@ -1354,10 +1359,16 @@ def generate(
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if an.refusal is not None:
         raise ValueError(f"cannot generate code for {an.prog.f_name}: {an.refusal}")
+    collecting = gc.isenabled()
+    gc.disable()  # generation makes many small objects and no cycles: collections would only cost time
     try:
-        return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=True)
-    except _NoTiles:
-        return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=False)
+        try:
+            return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=True)
+        except _NoTiles:
+            return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=False)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _generate(
@@ -1485,7 +1496,10 @@ def render(fn: Function, gen: Generator, an: Analysis) -> str:
         )
         inner_params = nested.params + (["ws"] if gen.pullback_workspace else [])
         lines.append("")
-        lines.append("    # reverse sweep" + (f"; ws: {_describe_workspace(gen.pullback_workspace)}" if gen.pullback_workspace else ""))
+        lines.append(
+            "    # reverse sweep"
+            + (f"; ws: {_describe_workspace(gen.pullback_workspace)}" if gen.pullback_workspace else "")
+        )
         lines.append(f"    def {nested.name}({', '.join(inner_params)}):")
         lines += ["        " + line for line in inner]
         lines.append(f"        return {nested.returns.text}")

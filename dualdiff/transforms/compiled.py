@@ -427,7 +427,13 @@ class Compiled:
         tx, tv = type(x), type(v)
         if tx is float and tv is float:  # the common cases first: no tree, no checks to make
             xl, vl, tag = [x], [v], _FLOAT_JVP
-        elif tx is np.ndarray and tv is np.ndarray and x.shape == v.shape and x.dtype.kind in "fc" and v.dtype.kind in "fc":
+        elif (
+            tx is np.ndarray
+            and tv is np.ndarray
+            and x.shape == v.shape
+            and x.dtype.kind in "fc"
+            and v.dtype.kind in "fc"
+        ):
             xl, vl, tag = [x], [v], ("jvp", (tx, x.shape, x.dtype), (v.dtype,))
         else:
             xl, vl = _fast_leaves(x), _fast_leaves(v)
