@@ -446,7 +446,7 @@ class Compiled:
                     return eager_jvp(self._generic(x, xl), x, v)
             tag = ("jvp", self._key(x, xl), tuple(_dtype(t) for t in vl))
         dtypes = tag[2]
-        eager = lambda fn: eager_jvp(fn, x, v)  # noqa: E731
+        eager = lambda fn: eager_jvp(fn, x, v)
         fast = self._fast.get(tag)
         if fast is not None:
             entry, fn = fast
