@@ -515,3 +515,116 @@ def test_source_needs_a_trace_first():
     with pytest.raises(ValueError, match="kind must be"):
         cf.source("hessian", 1.0)
     assert "v_1_dot" in cf.source("jvp", 2.0)
+
+
+# --------------------------------------------------------------------------
+# memory: tiles, workspaces, buffers -- and results that stay the caller's
+# --------------------------------------------------------------------------
+
+TILED = {
+    "rosenbrock": lambda x: np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2),
+    "shared_uses": lambda x: np.sum((x - x**2) * (x + 1.0) - np.sin(x) * x + x / (2.0 + np.cos(x))),
+    "rows": lambda x: (lambda r: np.sum(np.cos(r * np.arange(50.0)) * r + 1.0))(x.reshape(-1, 50)),
+    "escaping": lambda x: np.sum((np.sin(x) * x + 1.0)[::3]) + np.max(np.sin(x) * x + 1.0),
+    "two_sums": lambda x: np.sum(np.exp(x * 0.5) * x) * np.sum(np.tanh(x) ** 2 - x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TILED))
+def test_large_elementwise_regions_run_in_tiles(name):
+    """Arrays above TILE_MIN: tiled loops, the same numbers up to the rounding of the tiles' sums."""
+    from dualdiff.program.tiling import TILE_MIN
+
+    f = TILED[name]
+    n = 50 * (TILE_MIN // 50 + 20)
+    x = np.random.default_rng(8).uniform(-1, 1, n)
+    v = np.random.default_rng(9).normal(size=n)
+    cf = dd.compile(f)
+    g0, g1 = dd.grad(f)(x), cf.grad(x)
+    np.testing.assert_allclose(g1, g0, rtol=1e-12, atol=1e-13 * np.max(np.abs(g0)))
+    (y0, t0), (y1, t1) = dd.jvp(f, x, v), cf.jvp(x, v)
+    assert y1 == pytest.approx(y0, rel=1e-13)
+    assert abs(t1 - t0) <= 1e-13 * np.sum(np.abs(g0 * v))
+    assert "for a in range(0, " in cf.source("grad") and "for a in range(0, " in cf.source("jvp")
+    J = cf.jacobian(x[:6].repeat(n // 6 + 1)[:n], mode="reverse")  # one cotangent: the batched pullback, tiled
+    np.testing.assert_allclose(J, dd.grad(f)(x[:6].repeat(n // 6 + 1)[:n]), rtol=1e-12, atol=1e-12 * np.max(np.abs(J)))
+
+
+def test_results_never_share_the_workspace():
+    """Arrays written into preallocated buffers never leave a call: every result stays the caller's."""
+    W = np.random.default_rng(0).normal(size=(80, 80))
+    f = lambda w: np.sum(np.tanh(W @ w + 1.0) ** 2 * np.cos(w))
+    cf = dd.compile(f)
+    w1, w2 = np.random.default_rng(1).normal(size=(80, 80)), np.random.default_rng(2).normal(size=(80, 80))
+    assert "out=ws[" in cf.source("grad", w1) and "out=ws[" in cf.source("jvp", w1)
+    g1 = cf.grad(w1)
+    keep = g1.copy()
+    y, pullback = cf.vjp(w1)
+    g2 = cf.grad(w2)  # reuses the workspace
+    same(g1, keep)
+    same(pullback(1.0), dd.grad(f)(w1))  # the pullback kept what it needs, not the workspace
+    same(g2, dd.grad(f)(w2))
+    t1 = cf.jvp(w1, w2)[1]
+    same(cf.jvp(w2, w1)[1], dd.jvp(f, w2, w1)[1])
+    same(t1, dd.jvp(f, w1, w2)[1])
+
+
+def test_concurrent_calls_take_their_own_workspace():
+    import threading
+
+    W = np.random.default_rng(0).normal(size=(70, 70))
+    f = lambda w: np.sum(np.sin(W @ w) * w)
+    cf = dd.compile(f)
+    xs = [np.random.default_rng(k).normal(size=(70, 70)) for k in range(4)]
+    want = [dd.grad(f)(x) for x in xs]
+    got: dict = {}
+
+    def work(k):
+        for _ in range(20):
+            got[k] = cf.grad(xs[k])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(4):
+        same(got[k], want[k])
+
+
+def test_cotangent_of_another_dtype_takes_code_of_its_own():
+    f = lambda x: np.sin(x) * 2.0
+    cf = dd.compile(f)
+    x = np.linspace(0.1, 0.9, 5)
+    y, pullback = cf.vjp(x)
+    y_bar = np.ones(5) * (1 + 2j)
+    same(pullback(y_bar), dd.vjp(f, x)[1](y_bar))
+    same(pullback(np.ones(5)), dd.vjp(f, x)[1](np.ones(5)))
+
+
+def test_numpy_scalars_and_domains(monkeypatch):
+    f = lambda x: np.log(x[0]) * np.sqrt(x[1])
+    cf = dd.compile(f)
+    x = (np.float64(2.0), np.float64(3.0))
+    same(cf.grad(x), dd.grad(f)(x))
+    monkeypatch.setattr(compiled_module, "RAISE_ON_FALLBACK", False)
+    with pytest.raises(dd.DomainError, match="log"):
+        cf.grad((np.float64(-2.0), np.float64(3.0)))
+
+
+def test_cli_compare_reports_compiled_columns():
+    import argparse
+    import io
+
+    from dualdiff.cli.compare import register, run_compare
+
+    parser = argparse.ArgumentParser(prog="dualdiff")
+    register(parser.add_subparsers(dest="command"))
+    out = io.StringIO()
+    args = parser.parse_args(["compare", "--n", "5,10", "--repeat", "1", "--no-memory"])
+    assert run_compare(args, out) == 0
+    assert "compiled fwd" in out.getvalue() and "compile" in out.getvalue()
+    out = io.StringIO()
+    args = parser.parse_args(["compare", "--n", "5,10", "--repeat", "1", "--no-memory", "--no-compiled"])
+    assert run_compare(args, out) == 0
+    assert "compiled fwd" not in out.getvalue()
