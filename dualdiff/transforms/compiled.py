@@ -583,6 +583,25 @@ class Compiled:
         if mode not in ("auto", "forward", "reverse"):
             raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
         check_chunk(chunk)
+        tag = None
+        if type(x) is np.ndarray and x.dtype.kind in "fc":
+            tag = ("jacobian", (np.ndarray, x.shape, x.dtype), mode, chunk)
+            fast = self._fast.get(tag)
+            if fast is not None:  # one array in, one array out, one chunk: its plan, directly
+                entry, plan = fast
+                try:
+                    J = plan(x)
+                except GuardFailed:
+                    pass
+                except Exception:
+                    return self._fallback(
+                        entry, lambda fn: (eager_jacrev if mode == "reverse" else eager_jacfwd)(fn, chunk)(x)
+                    )
+                else:
+                    self.hits += 1
+                    entry.calls += 1
+                    self._entries.move_to_end(id(entry))
+                    return J
         x = check_input("x", x)
         xl = leaves(x)
         if _lifted(xl):
@@ -596,6 +615,12 @@ class Compiled:
             an = entry.analysis
             m = sum(int(np.size(an.arg_value(a))) for a in entry.program.output_atoms())
             chosen = mode if mode != "auto" else ("forward" if n <= m else "reverse")
+            if tag is not None and entry.single and not isinstance(x, (tuple, list)):
+                plan = _jac_plan(entry, chosen, x, n, m, chunk)
+                if plan is not None:
+                    J = plan(x)
+                    self._fast[tag] = (entry, plan)
+                    return J
             if chosen == "forward":
                 return _jac_forward(entry, x, xl, n, chunk)
             return _jac_reverse(entry, x, xl, m, chunk)
@@ -881,6 +906,60 @@ def _not_scalar(y: Any) -> None:
 
 
 # -- Jacobians ---------------------------------------------------------------------------------
+
+
+def _identity(n: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """The seeds of a one-chunk Jacobian: the identity, shaped ``shape + (n,)``, read-only (it is cached)."""
+    eye = np.eye(n, dtype=dtype).reshape(shape + (n,))
+    eye.flags.writeable = False
+    return eye
+
+
+def _jac_plan(entry: Entry, mode: str, x: np.ndarray, n: int, m: int, chunk: int | None) -> Callable[[Any], Any] | None:
+    """A Jacobian of one array in and one array (or number) out in one chunk, with its seeds made once.
+
+    None when the Jacobian takes several chunks (then the general path runs).
+    """
+    prog = entry.program
+    an = entry.analysis
+    y0 = an.arg_value(prog.output_atoms()[0])
+    yshape = tuple(np.shape(y0))
+    xshape = x.shape
+    if mode == "forward":
+        k = min(chunk or default_chunk(n), max(n, 1))
+        if k != n or n < 2:
+            return None
+        seeds = _identity(n, xshape, seed_dtype(x))
+        run = entry.function("jvp", True, (seeds.dtype,)).run
+        errstate = entry.errstate
+
+        def forward(x: Any) -> Any:
+            with errstate():
+                outs, touts = run(x, seeds)
+            t = _tangent(outs[0], touts[0], (n,))
+            if t.shape != yshape + xshape:
+                t = np.reshape(t, yshape + xshape)
+            return t
+
+        return forward
+    k = min(chunk or default_chunk(m), max(m, 1))
+    if k != m or m < 2 or isinstance(y0, (mpmath.mpf, mpmath.mpc)):
+        return None
+    seeds = _identity(m, yshape, seed_dtype(y0))
+    g = entry.function("vjp", True, (seeds.dtype,))
+    errstate = entry.errstate
+
+    def reverse(x: Any) -> Any:
+        with errstate():
+            _, inner = g.run(x)
+            adj = g.run_pullback(inner, seeds)
+        gx = adj[0]
+        if gx is None:
+            return np.zeros(yshape + xshape, dtype=seeds.dtype)
+        J = np.reshape(np.moveaxis(gx, -1, 0), yshape + xshape)
+        return J if J.flags.writeable else J.copy()  # never a view of the cached seeds or a broadcast
+
+    return reverse
 
 
 def _jac_forward(entry: Entry, x: Any, xl: list[Any], n: int, chunk: int | None) -> Any:
