@@ -51,7 +51,6 @@ import gc
 import linecache
 import math
 import operator
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +67,7 @@ from .codeexpr import PREC_ATOM, Binder, Code, CodeMath, binary, unary
 from .program import Const, Equation, Program
 from .tiling import Region, schedule, sliced_constant
 
-__all__ = ["KINDS", "Analysis", "Fallback", "Generated", "GuardFailed", "generate", "slot_name"]
+__all__ = ["KINDS", "Analysis", "Fallback", "Function", "Generated", "GuardFailed", "generate", "render", "slot_name"]
 
 #: What :func:`generate` can write.
 KINDS = ("value", "jvp", "grad", "vjp")
@@ -1051,7 +1050,6 @@ class Generator:
                 self.emit_tangent(inner, eq)
         pre: list[Stmt] = []
         live: set[str] = set()
-        np_name = self.binder.module("np", np)
         for slot in r.escaping:
             name = an.names[slot]
             shape = an.shapes[slot]
@@ -1084,7 +1082,6 @@ class Generator:
                 inner.append(Assign(dn, binary(Code.name(dn, (), None), "+", t)))
                 self.ddtype[k] = None
         self.tile = None
-        del np_name
         steps = ", ".join(an.names[eq.out] for eq in r.members)
         what = f"{len(r.members)} elementwise steps ({_abbreviate(steps)}) over {an.dtypes[r.members[0].out]}"
         comment = f"{what}{list(r.shape)} in tiles of {r.rows} rows" + (
@@ -1511,11 +1508,3 @@ def render(fn: Function, gen: Generator, an: Analysis) -> str:
 def _describe_workspace(ws: list[tuple[tuple[int, ...], Any]]) -> str:
     parts = [f"{np.dtype(d).name}[{','.join('k' if x == BATCH else str(x) for x in shape)}]" for shape, d in ws]
     return f"{len(ws)} preallocated array{'s' if len(ws) != 1 else ''} ({', '.join(parts)})"
-
-
-def dedent(text: str) -> str:
-    """Source text without its common indentation."""
-    return textwrap.dedent(text)
-
-
-__all__ += ["Function", "render"]

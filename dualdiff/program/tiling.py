@@ -40,7 +40,7 @@ import numpy as np
 from ..rules.backends import NUMPY
 from ..rules.kinds import Elementwise
 from ..rules.structural import GETITEM, SUM
-from .program import Const, Equation
+from .program import Equation
 
 #: Elements in one tile (64 KiB of float64): every temporary of a tile stays in cache.
 TILE_ELEMENTS = 8192
@@ -163,12 +163,8 @@ def schedule(an: Any) -> list[Any]:
         nonlocal region, pending
         if region is not None and len(region.members) >= MIN_STEPS:
             _finish(an, region)
-            hoisted_ids = {id(e) for e in region.hoisted}
-            out.extend(region.hoisted)
+            out.extend(region.hoisted)  # pending holds nothing but members, sums and these views
             out.append(region)
-            out.extend(
-                e for e in pending if id(e) not in hoisted_ids and e not in region.members and e not in region.sinks
-            )
         elif pending:
             out.extend(pending)
         region, pending = None, []
@@ -215,15 +211,14 @@ def _finish(an: Any, r: Region) -> None:
         for a in eq.inputs:
             if type(a) is int and a not in members:
                 r.inputs[a] = _mode(an.shapes[a], r.shape) or "whole"
+    hoisted = {e.out for e in r.hoisted}
     read_after: set[int] = set()
     for eq in an.prog.equations:
-        if eq.out in inside or eq in r.hoisted:
+        if eq.out in inside or eq.out in hoisted:
             continue
         read_after.update(a for a in eq.inputs if type(a) is int)
     read_after.update(a for a in an.prog.output_atoms() if type(a) is int)
-    sums_of = {s.inputs[0] for s in r.sinks}
     r.escaping = [eq.out for eq in r.members if eq.out in read_after]
-    del sums_of
 
 
 def sliced_constant(value: Any, shape: tuple[int, ...]) -> bool:
@@ -231,4 +226,4 @@ def sliced_constant(value: Any, shape: tuple[int, ...]) -> bool:
     return isinstance(value, np.ndarray) and _mode(tuple(value.shape), shape) == "sliced"
 
 
-__all__ = ["MIN_STEPS", "TILE_ELEMENTS", "TILE_MIN", "Const", "Region", "schedule", "sliced_constant"]
+__all__ = ["MIN_STEPS", "TILE_ELEMENTS", "TILE_MIN", "Region", "schedule", "sliced_constant"]
