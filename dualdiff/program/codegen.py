@@ -392,6 +392,8 @@ class Generator:
         self._math: dict[Backend, CodeMath] = {}
         self._primals: dict[int, Code] = {}
         self._temps: list[str] = []
+        #: Tangents that are another variable's tangent (``v_2_dot`` is ``v_1_dot``): by slot.
+        self.dalias: dict[int, str] = {}
         #: Inside a tile loop: the names and shapes of the region's values there.
         self.tile: TileScope | None = None
         #: Reverse-sweep steps already done by a region's loop (views whose adjoints it wrote directly).
@@ -461,6 +463,8 @@ class Generator:
     def dname(self, slot: int, mark: str) -> str:
         if self.tile is not None and (slot, mark) in self.tile.dnames:
             return self.tile.dnames[(slot, mark)]
+        if mark == "dot" and slot in self.dalias:
+            return self.dalias[slot]
         return f"{self.an.names[slot]}_{mark}"
 
     def dcode(self, slot: int, mark: str) -> Code:
@@ -737,6 +741,16 @@ class Generator:
             return
         expr = self.tangent_code(eq, self.primal(k))
         self.ddtype[k] = expr.dtype if isinstance(expr.dtype, np.dtype) or expr.dtype in (float, complex) else None
+        if self.tile is None and expr.text.isidentifier() and expr.text in expr.reads:
+            # the tangent is another's (v_2 = v_1 + 0.1): no line of its own, said on the value's line;
+            # a copy of the name per step would cost more than the step itself on Python numbers
+            name = self.dname(k, "dot")
+            self.dalias[k] = expr.text
+            for st in reversed(body):
+                if isinstance(st, Assign) and st.target == self.name_of(k):
+                    st.comment += f" ({name} is {expr.text})"
+                    break
+            return
         expr = self.flatten(body, expr)
         body.append(self._dassign(self.dname(k, "dot"), expr, k))
 
