@@ -80,8 +80,10 @@ from .present.trace import Trace, trace
 from .program import Const, Equation, Guard, Program, wengert
 from .program.sparsity import jacobian_sparsity
 from .transforms import (
+    Compiled,
     check_grads,
     coloring,
+    compile,
     custom_jvp,
     custom_vjp,
     default_chunk,
@@ -100,6 +102,7 @@ from .transforms import (
 )
 
 __all__ = [
+    "Compiled",
     "Const",
     "CostReport",
     "DomainError",
@@ -131,6 +134,7 @@ __all__ = [
     "choose_mode",
     "coloring",
     "compare",
+    "compile",
     "cos",
     "cosh",
     "custom_jvp",

@@ -53,6 +53,7 @@ def test_the_notebooks_are_there():
         "04_jacobians_in_practice",
         "05_taylor_mode",
         "06_sparse_jacobians",
+        "07_compiled_derivatives",
         "08_extending_dualdiff",
     ]
 

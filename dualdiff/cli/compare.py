@@ -319,6 +319,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plot", metavar="PATH", help="plot time and operations against the sizes (PNG, SVG, PDF)")
     p.add_argument("--format", choices=FORMATS, default="text", help="how to print the table (default text)")
     p.add_argument("--no-memory", action="store_true", help="skip the traced-memory runs (faster sweeps)")
+    p.add_argument(
+        "--no-compiled",
+        action="store_true",
+        help="skip the Jacobians by compiled code (dd.compile) and their compile time",
+    )
     p.add_argument("--list", action="store_true", help="list the built-in functions and exit")
     p.set_defaults(handler=run_compare)
 
@@ -409,7 +414,15 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
         f, x = family.make(n, m)
         label = ", ".join(f"{k}={v:,}" for k, v in (("n", n), ("m", m)) if v is not None)
         try:
-            report = compare(f, x, chunk=args.chunk, repeat=args.repeat, memory=not args.no_memory, name=name)
+            report = compare(
+                f,
+                x,
+                chunk=args.chunk,
+                repeat=args.repeat,
+                memory=not args.no_memory,
+                name=name,
+                compiled=not getattr(args, "no_compiled", False),
+            )
         except (DomainError, NoRuleError, ArithmeticError, TypeError, ValueError) as e:
             progress.done()
             raise _fail(f"{name} at {label}: {type(e).__name__}: {_one_line(e)}", status=1) from None
@@ -454,6 +467,9 @@ def _row(c: _Cell) -> dict[str, Any]:
         "time_f_s": r.times.get("f"),
         "time_forward_s": tf,
         "time_reverse_s": tr,
+        "time_compiled_forward_s": fwd["compiled_time_s"],
+        "time_compiled_reverse_s": rev["compiled_time_s"],
+        "compile_s": r.times.get("compile"),
         "peak_forward_bytes": fwd["peak_bytes"],
         "peak_reverse_bytes": rev["peak_bytes"],
         "cheaper": "forward" if fwd["ops"] < rev["ops"] else "reverse",
@@ -478,7 +494,10 @@ def _sweep_table(cells: Sequence[_Cell], fmt: str, title: str, chunk: int | None
     if fmt == "json":
         return json.dumps({"function": title, "chunk": chunk, "rows": [_row(c) for c in cells]}, indent=2)
     head = ["n", "m", "passes", "sweeps", "OPS(f)", "ops fwd", "ops rev", "fwd/rev"]
-    head += ["time f", "time fwd", "time rev", "fwd/rev", "peak fwd", "peak rev", "faster", "auto", "agree"]
+    head += ["time f", "time fwd", "time rev", "fwd/rev"]
+    compiled = any(c.report.times.get("compiled_forward") is not None for c in cells)
+    head += ["compiled fwd", "compiled rev", "compile"] if compiled else []
+    head += ["peak fwd", "peak rev", "faster", "auto", "agree"]
     body = []
     for c in cells:
         r, fr = _row(c), c.report
@@ -497,6 +516,15 @@ def _sweep_table(cells: Sequence[_Cell], fmt: str, title: str, chunk: int | None
                 _seconds(r["time_forward_s"]),
                 _seconds(r["time_reverse_s"]),
                 _ratio(t_ratio),
+                *(
+                    [
+                        _seconds(r["time_compiled_forward_s"]),
+                        _seconds(r["time_compiled_reverse_s"]),
+                        _seconds(r["compile_s"]),
+                    ]
+                    if compiled
+                    else []
+                ),
                 _bytes(r["peak_forward_bytes"]),
                 _bytes(r["peak_reverse_bytes"]),
                 r["faster"] or "-",
@@ -511,9 +539,10 @@ def _sweep_table(cells: Sequence[_Cell], fmt: str, title: str, chunk: int | None
         "passes: forward passes x directions each; sweeps: reverse sweeps (after one recording) x cotangents each; "
         "ops: element operations of the cost model (dualdiff.opcount), bookkeeping included; "
         + (f"times: medians of {'/'.join(map(str, reps))} repeat{'s' if reps != [1] else ''}" if reps else "not timed")
-        + "; agree: largest relative difference of the two Jacobians",
+        + "; agree: largest relative difference of the two Jacobians"
+        + ("; compiled: the same Jacobians by dd.compile's generated code, and its compile time" if compiled else ""),
     ]
-    left = {2, 3, 14, 15}
+    left = {2, 3, len(head) - 3, len(head) - 2}  # passes, sweeps, faster, auto
     if fmt == "markdown":
         rule = ["---" if i in left else "---:" for i in range(len(head))]
         lines = ["| " + " | ".join(row) + " |" for row in [head, rule, *body]]

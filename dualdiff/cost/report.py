@@ -15,8 +15,13 @@ modes and measures, side by side:
   exactly what the tape recorded;
 * **memory**: the tape (entries, bytes of stored values) and the peak
   memory traced (:mod:`tracemalloc`) while each mode builds the Jacobian;
-* **time**: medians over repeats, with the repeat counts;
-* **agreement**: the largest relative difference between the two Jacobians.
+* **time**: medians over repeats, with the repeat counts; beside each
+  mode's eager time, the time of the same Jacobian by compiled code
+  (:func:`dualdiff.compile`: the tangent or adjoint program written out as
+  Python, no dispatch per operation) and the compile time, so the report
+  shows how much of the eager cost is interpretation and how much arithmetic;
+* **agreement**: the largest relative difference between the two Jacobians
+  (and between the eager and compiled ones).
 
 >>> import numpy as np, dualdiff as dd
 >>> report = dd.compare(lambda x: np.sum(x * x), np.ones(3), timing=False, memory=False)
@@ -43,6 +48,7 @@ import numpy as np
 
 from ..modes.tree import check_input, leaves, map_tree
 from ..transforms.common import check_chunk, default_chunk
+from ..transforms.compiled import compile as compile_function
 from ..transforms.forward import jacfwd, jvp
 from ..transforms.reverse import jacrev, vjp
 from .choice import ModeChoice, describe_forward, describe_reverse, explain_costs
@@ -91,6 +97,8 @@ class CostReport:
     #: With ``compare(..., sparsity=...)``: one row per compressed mode (see :func:`_sparse_rows`).
     sparse: list[dict[str, Any]] = field(default_factory=list)
     sparse_choice: ModeChoice | None = None
+    #: The largest relative difference of the compiled Jacobians from the eager ones (None: not compiled).
+    compiled_max_rel_diff: float | None = None
 
     # -- the numbers ---------------------------------------------------------
     @property
@@ -135,6 +143,7 @@ class CostReport:
             fwd = mode == "forward"
             ops = self.ops(mode)
             t = self.times.get(mode)
+            tc = self.times.get("compiled_" + mode)
             out.append(
                 {
                     "mode": mode,
@@ -151,6 +160,8 @@ class CostReport:
                     "ops_per_f": ops / f_ops if f_ops else math.nan,
                     "time_s": t,
                     "time_per_f": t / f_time if t is not None and f_time else None,
+                    "compiled_time_s": tc,
+                    "compiled_time_per_f": tc / f_time if tc is not None and f_time else None,
                     "peak_bytes": self.peak_memory.get(mode),
                     "stored_bytes": 0 if fwd else self.tape.value_bytes,
                 }
@@ -211,6 +222,7 @@ class CostReport:
             "times": dict(self.times),
             "repeats": dict(self.repeats),
             "max_rel_diff": self.max_rel_diff,
+            "compiled_max_rel_diff": self.compiled_max_rel_diff,
             "choice": {"mode": self.choice.mode, "reason": self.choice.reason},
             "sparse": self.sparse,
             "sparse_choice": None
@@ -234,7 +246,10 @@ class CostReport:
         return f"{self.name}: R^{self.n:,} -> R^{self.m:,} at x = {self.x_text}; {chunk}"
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
-        head = ["mode", "how", "applications", "ops", "ops/f", "time", "time/f", "peak memory", "tape"]
+        compiled = any(r["compiled_time_s"] is not None for r in self.rows)
+        head = ["mode", "how", "applications", "ops", "ops/f", "time", "time/f"]
+        head += ["compiled", "compiled/f"] if compiled else []
+        head += ["peak memory", "tape"]
         body = []
         for r in self.rows:
             body.append(
@@ -246,6 +261,7 @@ class CostReport:
                     _ratio(r["ops_per_f"]),
                     _seconds(r["time_s"]),
                     _ratio(r["time_per_f"]),
+                    *([_seconds(r["compiled_time_s"]), _ratio(r["compiled_time_per_f"])] if compiled else []),
                     _bytes(r["peak_bytes"]),
                     "-" if r["mode"] == "forward" else f"{self.tape.entries:,} entries, {_bytes(r['stored_bytes'])}",
                 ]
@@ -273,6 +289,19 @@ class CostReport:
             ),
             ("agreement", f"the Jacobians differ by at most {self.max_rel_diff:.3g} (relative)"),
         ]
+        if self.times.get("compile") is not None:
+            diff = self.compiled_max_rel_diff
+            notes.append(
+                (
+                    "compiled",
+                    f"dd.compile traced f and wrote its tangent and adjoint code in {_seconds(self.times['compile'])}"
+                    + (
+                        f"; its Jacobians differ from eager mode's by at most {diff:.3g} (relative)"
+                        if diff is not None
+                        else ""
+                    ),
+                )
+            )
         if self.estimated:
             notes.append(("estimated", "no exact cost model for " + ", ".join(self.estimated)))
         notes.append(("auto mode", self.choice.reason))
@@ -387,7 +416,15 @@ def _ratio(r: float | None) -> str:
 
 
 def _repeat_text(repeats: dict[str, int]) -> str:
-    names = {"f": "f", "jvp": "JVP", "vjp": "VJP", "forward": "forward", "reverse": "reverse"}
+    names = {
+        "f": "f",
+        "jvp": "JVP",
+        "vjp": "VJP",
+        "forward": "forward",
+        "reverse": "reverse",
+        "compiled_forward": "compiled forward",
+        "compiled_reverse": "compiled reverse",
+    }
     return ", ".join(f"{names.get(k, k)} {v}" for k, v in repeats.items())
 
 
@@ -502,6 +539,7 @@ def compare(
     weights: Weights = UNIT,
     name: str | None = None,
     sparsity: Any = None,
+    compiled: bool = True,
 ) -> CostReport:
     """Build f's Jacobian at ``x`` in forward and in reverse mode, and measure both.
 
@@ -516,6 +554,8 @@ def compare(
     the compressed Jacobians of both modes: colors, passes, operations,
     time and agreement with the dense one (``report.sparse``), and which of
     them ``dd.jacobian(f, sparsity=...)`` takes (``report.sparse_choice``).
+    ``compiled`` (with ``timing``) also times both Jacobians by compiled
+    code (:func:`dualdiff.compile`) and its compile time.
 
     >>> import numpy as np, dualdiff as dd
     >>> r = dd.compare(lambda x: np.sum(x ** 3), np.ones(50), chunk=1, timing=False, memory=False)
@@ -540,6 +580,7 @@ def compare(
 
     fwd, rev = jacfwd(f, k), jacrev(f, k)
     v, y_bar = _ones_like(x), None
+    compiled_diff: float | None = None
     times: dict[str, float | None] = {}
     repeats: dict[str, int] = {}
     if timing:
@@ -560,6 +601,8 @@ def compare(
         for key, job in jobs.items():
             times[key], repeats[key], results[key] = _time(job, repeat)
         J_fwd, J_rev = results["forward"], results["reverse"]
+        if compiled:
+            compiled_diff = _time_compiled(f, x, k, repeat, times, repeats, J_fwd, J_rev)
     else:
         J_fwd, J_rev = fwd(x), rev(x)
     peak: dict[str, int | None] = {}
@@ -586,6 +629,7 @@ def compare(
         peak_memory=peak,
         sparse=sparse_rows,
         sparse_choice=sparse_choice,
+        compiled_max_rel_diff=compiled_diff,
     )
 
 
@@ -654,3 +698,28 @@ def _sparse_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
         for r in rows
     ]
     return head, body
+
+
+def _time_compiled(
+    f: Callable[[Any], Any],
+    x: Any,
+    chunk: int,
+    repeat: int | None,
+    times: dict[str, float | None],
+    repeats: dict[str, int],
+    J_fwd: Any,
+    J_rev: Any,
+) -> float:
+    """Time both Jacobians by compiled code, and its compile time; return their difference from eager mode's."""
+    cf = compile_function(f)
+    cf.jacobian(x, mode="forward", chunk=chunk)
+    cf.jacobian(x, mode="reverse", chunk=chunk)
+    times["compile"] = cf.compile_seconds
+    jobs = {
+        "compiled_forward": lambda: cf.jacobian(x, mode="forward", chunk=chunk),
+        "compiled_reverse": lambda: cf.jacobian(x, mode="reverse", chunk=chunk),
+    }
+    results = {}
+    for key, job in jobs.items():
+        times[key], repeats[key], results[key] = _time(job, repeat)
+    return max(_max_rel_diff(J_fwd, results["compiled_forward"]), _max_rel_diff(J_rev, results["compiled_reverse"]))

@@ -72,11 +72,16 @@ def _series(m: Any, x: Any) -> Any:
 
 
 def _near_zero(x: Any) -> Any:
-    """|x| < _SMALL on the value (a bool, or a mask for arrays); False for symbols (traces, cost counts)."""
+    """|x| < _SMALL on the value (a bool, or a mask for arrays).
+
+    A symbol (a trace's formula, the cost model's counter, generated code) has
+    no value to decide with: refuse, so that the caller takes the partial by
+    its value (traces, compiled code call this function) or estimates it.
+    """
     v = _plain(x)
     if isinstance(v, (int, float, complex, np.ndarray, np.generic, mpmath.mpf, mpmath.mpc)):
         return np.abs(v) < _SMALL
-    return False
+    raise TypeError("sinc's derivative takes a series or a formula by the value of x: it has no symbolic form")
 
 
 def _dsinc(m: Any, y: Any, x: Any) -> Any:

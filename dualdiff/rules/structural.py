@@ -108,11 +108,20 @@ def sum_to_shape(v: Any, shape: tuple[int, ...], nbatch: int = 0) -> Any:
 
 def _sum_fn(x: Any, nbatch: int, axis: Any = None, keepdims: bool = False) -> Any:
     if not nbatch:
+        if type(x) is np.ndarray and x.dtype.kind in "fc":
+            return np.add.reduce(x, axis=axis, keepdims=keepdims)  # np.sum's own reduction, without its wrapper
         return np.sum(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=_axes(axis, np.ndim(x) - nbatch), keepdims=keepdims)
 
 
 def _sum_transpose(g: Any, x_shape: tuple[int, ...], nbatch: int, axis: Any, keepdims: bool) -> Any:
+    if not nbatch and np.ndim(g) == 0:
+        # a full sum: every element gets g -- a read-only view of it, as np.broadcast_to
+        # gives, made directly (broadcast_to's Python wrapper costs more than small sums)
+        g = np.asarray(g)
+        view = np.ndarray(x_shape, g.dtype, g, 0, (0,) * len(x_shape))
+        view.flags.writeable = False
+        return view
     batch = _batch_shape(g, nbatch)
     axes = _axes(axis, len(x_shape))
     kept = tuple(1 if i in axes else s for i, s in enumerate(x_shape))

@@ -11,6 +11,7 @@ from .check import check_grads
 from .chunked import SparseJacobian  # also installs the sparse and executor Jacobians
 from .coloring import Coloring, coloring
 from .common import DEFAULT_CHUNK, default_chunk
+from .compiled import Compiled, compile
 from .custom import custom_jvp, custom_vjp, stop_gradient
 from .executors import JacobianTaskError, ShippingError
 from .forward import derivative, jacfwd, jvp
@@ -21,12 +22,14 @@ from .taylor import derivatives, taylor
 __all__ = [
     "DEFAULT_CHUNK",
     "Coloring",
+    "Compiled",
     "JacobianTaskError",
     "Pullback",
     "ShippingError",
     "SparseJacobian",
     "check_grads",
     "coloring",
+    "compile",
     "custom_jvp",
     "custom_vjp",
     "default_chunk",
