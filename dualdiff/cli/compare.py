@@ -375,8 +375,8 @@ def run_compare(args: argparse.Namespace, out: TextIO) -> int:
     (0, 1)
     """
     if args.list:
-        for f in FAMILIES.values():
-            print(f"{f.name:<11} {f.signature:<11} {f.formula}", file=out)
+        for fam in FAMILIES.values():
+            print(f"{fam.name:<11} {fam.signature:<11} {fam.formula}", file=out)
         return 0
     if args.chunk is not None and args.chunk < 1:
         raise _fail(f"--chunk must be a positive number of directions, got {args.chunk}")

@@ -387,7 +387,7 @@ def _check(text: str, body: ast.expr, variables: tuple[str, ...], constants: Map
             continue
         kind = type(node)
         if kind in _NOT_ALLOWED:
-            raise _fail(text, node, _NOT_ALLOWED[kind])  # type: ignore[index]
+            raise _fail(text, node, _NOT_ALLOWED[kind])
         if isinstance(node, ast.Tuple):
             if node is not body:
                 raise _fail(text, node, "tuples are only allowed at the top level (for several outputs)")
@@ -429,7 +429,7 @@ def _check_call(text: str, node: ast.Call, variables: tuple[str, ...]) -> None:
     func = node.func
     if not isinstance(func, ast.Name):
         if type(func) in _NOT_ALLOWED:
-            raise _fail(text, func, _NOT_ALLOWED[type(func)])  # type: ignore[index]
+            raise _fail(text, func, _NOT_ALLOWED[type(func)])
         raise _fail(text, node, "only functions called by name are allowed")
     name = func.id
     if name not in FUNCTIONS:
@@ -455,7 +455,7 @@ def _convert_constants(text: str, body: ast.expr, number: Callable[[str], Any]) 
     for node in ast.walk(body):
         if not isinstance(node, ast.Constant):
             continue
-        v = node.value
+        v: Any = node.value  # any constant: float() below refuses what is not a number
         if isinstance(v, complex):
             continue
         literal = (ast.get_source_segment(text, node) or repr(v)).replace("_", "")

@@ -345,7 +345,7 @@ def _cost_table() -> Table:
     rows: list[dict[str, Any]] = []
     notes = []
     x = np.linspace(0.1, 2.0, 100)
-    cases = [
+    cases: list[tuple[str, str, Callable[[Any], Any], Any]] = [
         ("R^100 -> R", "sum(log1p(x^2)) + sum(sin x)^2", _many_to_one, x),
         ("R -> R^100", "sin(k t) exp(-k t / 100), k = 1..100", _one_to_many, 0.7),
     ]
@@ -458,7 +458,7 @@ def one_line(text: str) -> str:
 class _Parser(argparse.ArgumentParser):
     """argparse, with its one-line error messages kept on one line whatever the user typed."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         super().error(one_line(message))
 
 

@@ -267,7 +267,7 @@ def explain_sparse(c: SparseCosts, weights: Weights = UNIT) -> ModeChoice:
     lower bounds (the densest row and column) that explain the counts.
     """
     fwd, rev = c.ops("jacfwd", weights), c.ops("jacrev", weights)
-    mode = ("forward" if c.n < c.m else "reverse") if fwd == rev else ("forward" if fwd < rev else "reverse")
+    mode: Picked = ("forward" if c.n < c.m else "reverse") if fwd == rev else ("forward" if fwd < rev else "reverse")
     cheap, dear = sorted((fwd, rev))
     ratio = dear / cheap if cheap else math.inf
     by = "as cheap" if fwd == rev else (f"{(ratio - 1) * 100:.2g}% cheaper" if ratio < 1.1 else f"{ratio:.3g}x cheaper")
@@ -313,7 +313,7 @@ def sparse_jacobian(
     """``dd.jacobian(f, mode, sparsity=...)``: a compressed Jacobian, the mode picked per input structure."""
     if mode != "auto":
         transform = jacfwd if mode == "forward" else jacrev
-        return transform(f, chunk, sparsity=sparsity, executor=executor, progress=progress)  # type: ignore[no-any-return]
+        return transform(f, chunk, sparsity=sparsity, executor=executor, progress=progress)
     if isinstance(sparsity, str) and sparsity != "auto":
         raise ValueError(f"sparsity must be a pattern (scipy.sparse or a 2-D array), 'auto' or None, got {sparsity!r}")
     picked: dict[Any, tuple[str, Any]] = {}  # the mode and pattern per input structure

@@ -91,7 +91,7 @@ class Recording:
             else:
                 g[3] += 1
                 g[4] += elements
-        return [tuple(g) for g in acc.values()]  # type: ignore[misc]
+        return [tuple(g) for g in acc.values()]
 
 
 def record(f: Callable[[Any], Any], x: Any) -> Recording:
@@ -122,7 +122,7 @@ def cost_program(prog: Program) -> Recording:
         rule = eq.rule
         if isinstance(rule, Nondiff):
             continue
-        arg_shapes = tuple(shapes[a] if type(a) is int else np.shape(a.value) for a in eq.inputs)
+        arg_shapes = tuple(shapes[a] if isinstance(a, int) else np.shape(a.value) for a in eq.inputs)
         active = tuple(type(a) is int and differentiable[a] for a in eq.inputs)
         out = eq.shape
         if isinstance(rule, Elementwise):
@@ -150,10 +150,7 @@ def cost_program(prog: Program) -> Recording:
             reached[k] = True
             live.update(a for a in by_out[outs[k]].inputs if type(a) is int and differentiable[a])
     n = sum(size(a.shape) for a in prog.in_avals)
-    m = sum(
-        size(prog.aval(a).shape) if type(a) is int else int(np.size(a.value))  # type: ignore[union-attr]
-        for a in prog.output_atoms()
-    )
+    m = sum(size(prog.aval(a).shape) if isinstance(a, int) else int(np.size(a.value)) for a in prog.output_atoms())
     return Recording(rules, sizes, costs, reached, n, m, prog, estimated)
 
 

@@ -47,13 +47,14 @@ class Work(NamedTuple):
     mults: int = 0
     nlops: int = 0
 
-    def __add__(self, other: Any) -> Work:  # type: ignore[override]
+    def __add__(self, other: Any) -> Work:
         return Work(self[0] + other[0], self[1] + other[1], self[2] + other[2], self[3] + other[3])
 
-    def __mul__(self, k: Any) -> Work:  # type: ignore[override]
+    def __mul__(self, k: Any) -> Work:
         return Work(self[0] * k, self[1] * k, self[2] * k, self[3] * k)
 
-    __rmul__ = __mul__
+    def __rmul__(self, k: Any) -> Work:
+        return Work(self[0] * k, self[1] * k, self[2] * k, self[3] * k)
 
     def total(self, weights: Weights = UNIT) -> Any:
         """The weighted sum ``w . Work`` (an int under integer weights)."""

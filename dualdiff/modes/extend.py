@@ -16,7 +16,7 @@ array([2., 2.])
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -152,7 +152,7 @@ def _handler_of(func: Any, rule: Rule) -> Callable[..., Any]:
         if isinstance(rule, General):
             n = len(args) if rule.nin < 0 else rule.nin
             return apply_general(rule, tuple(args[:n]), tuple(args[n:]))
-        return apply_nondiff(rule, tuple(args[: rule.nin]), tuple(args[rule.nin :]))
+        return apply_nondiff(cast(Nondiff, rule), tuple(args[: rule.nin]), tuple(args[rule.nin :]))  # the fourth kind
 
     handler.__name__ = getattr(func, "__name__", "handler")
     handler.rule = rule  # type: ignore[attr-defined]

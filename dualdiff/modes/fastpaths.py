@@ -137,7 +137,7 @@ def _compile(source: str, name: str, namespace: dict[str, Any], rule: Elementwis
     exec(compile(factory, f"<dualdiff fast path {rule.name}: {name}>", "exec"), namespace)
     fn = namespace.pop("_make")(rule, rule.float_impl, rule.p0, rule.p1)
     fn.__source__ = source
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 def unary_function(rule: Elementwise, name: str | None = None) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ replace the arithmetic operators with generated fast paths
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -130,10 +130,10 @@ class Lifted(LiftedBase):
     def __ge__(self, other: Any) -> Any:
         return apply_nondiff(GREATER_EQUAL, (self, other))
 
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:
         return apply_nondiff(EQUAL, (self, other))
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:
         return apply_nondiff(NOT_EQUAL, (self, other))
 
     __hash__ = None  # type: ignore[assignment]
@@ -252,7 +252,7 @@ class Lifted(LiftedBase):
         """
         return np.transpose(self, _method_args(axes))
 
-    def reshape(self, *shape: Any, order: str = "C") -> Any:
+    def reshape(self, *shape: Any, order: Literal["C", "F", "A"] = "C") -> Any:
         """``np.reshape(self, shape)``; takes ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``.
 
         >>> import numpy as np, dualdiff as dd
@@ -262,7 +262,7 @@ class Lifted(LiftedBase):
         """
         return np.reshape(self, _method_args(shape), order=order)
 
-    def ravel(self, order: str = "C") -> Any:
+    def ravel(self, order: Literal["C", "F", "A", "K"] = "C") -> Any:
         """``np.ravel(self)``.
 
         >>> import numpy as np, dualdiff as dd
@@ -272,7 +272,7 @@ class Lifted(LiftedBase):
         """
         return np.ravel(self, order)
 
-    def flatten(self, order: str = "C") -> Any:
+    def flatten(self, order: Literal["C", "F", "A", "K"] = "C") -> Any:
         """``np.ravel(self)`` (lifted values are immutable, so no copy is needed).
 
         >>> import numpy as np, dualdiff as dd

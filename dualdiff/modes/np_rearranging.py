@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -291,7 +291,7 @@ def sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable:
     return take_along_axis(a, np.argsort(a, axis=ax, kind="stable"), ax)
 
 
-def partition(a: Any, kth: Any, axis: Any = -1, kind: str = "introselect", order: Any = None) -> Any:
+def partition(a: Any, kth: Any, axis: Any = -1, kind: Literal["introselect"] = "introselect", order: Any = None) -> Any:
     """``np.partition``: the permutation of ``argpartition`` of the values, as a gather."""
     _refuse("np.partition", order=order)
     if axis is None:

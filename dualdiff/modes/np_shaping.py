@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -282,7 +282,13 @@ if hasattr(np, "permute_dims"):  # NumPy >= 2.0
 
 
 def full_like(
-    a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None, **kw: Any
+    a: Any,
+    fill_value: Any,
+    dtype: Any = None,
+    order: Literal["C", "F", "A", "K"] = "K",
+    subok: bool = True,
+    shape: Any = None,
+    **kw: Any,
 ) -> Any:
     """``np.full_like``: a lifted fill value is broadcast (a linear rule), so its derivative is kept.
 

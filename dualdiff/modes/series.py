@@ -263,7 +263,7 @@ def integrate(y0: Any, xs: Sequence[Series], ps: Sequence[Series], n: int) -> Se
     jxs = [[j * x[j] for j in range(1, n)] for x in xs]
     y = [y0]
     for k in range(1, n):
-        total = None
+        total: Any = None  # a sum of coefficients (xs is never empty)
         for jx, p in zip(jxs, ps):
             lo = max(0, k - len(p))  # p_{k-j} is zero beyond p's length
             term = dot(jx[lo:k], p[k - 1 - lo :: -1])

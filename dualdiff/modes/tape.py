@@ -230,12 +230,12 @@ class Tape:
                 adj[out] = None  # every use of `out` lies later on the tape: it is complete
             t = type(e)
             if t is ScalarStep1:
-                i, c = e.x, e.dx  # type: ignore[union-attr]
+                i, c = e.x, e.dx
                 v = g if c is ONE else (-g if c is MINUS_ONE else c * g)
                 a = adj[i]
                 adj[i] = v if a is None else a + v
             elif t is ScalarStep2:
-                i, c, j, d = e.x, e.dx, e.y, e.dy  # type: ignore[union-attr]
+                i, c, j, d = e.x, e.dx, e.y, e.dy
                 v = g if c is ONE else (-g if c is MINUS_ONE else c * g)
                 a = adj[i]
                 adj[i] = v if a is None else a + v
@@ -243,11 +243,11 @@ class Tape:
                 a = adj[j]
                 adj[j] = v if a is None else a + v
             elif t is ElementwiseStep:
-                _elementwise_step(e, g, out in owned, adj, owned, nbatch)  # type: ignore[arg-type]
+                _elementwise_step(e, g, out in owned, adj, owned, nbatch)
             elif t is LinearStep:
-                _linear_step(e, g, adj, owned, nbatch)  # type: ignore[arg-type]
+                _linear_step(e, g, adj, owned, nbatch)
             else:
-                _general_step(e, g, adj, owned, nbatch)  # type: ignore[arg-type]
+                _general_step(e, g, adj, owned, nbatch)
         if not retain_graph:
             self.release()
         return adj

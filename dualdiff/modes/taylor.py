@@ -208,6 +208,7 @@ class Taylor(Lifted):
         primals, series, n = _split(cls, args, level)
         m = backend_for(primals)
         y0 = _value(rule, m, primals)
+        ys: list[Any] | None
         if rule.signs is not None:
             ys = _signed_sum(rule.signs, series, y0, n)
         elif rule.piecewise_constant:
@@ -261,7 +262,9 @@ def _float_step(rule: Elementwise, args: list[Any], series: list[Any]) -> list[A
 USER_LEVEL = new_level()
 
 
-def _split(cls: type, args: Sequence[Any], level: int, nondiff: Sequence[int] = ()) -> tuple[list[Any], list[Any], int]:
+def _split(
+    cls: type[Taylor], args: Sequence[Any], level: int, nondiff: Sequence[int] = ()
+) -> tuple[list[Any], list[Any], int]:
     """Values, coefficient lists (None for constants and arguments without derivative), and the length."""
     primals: list[Any] = []
     series: list[Any] = []
@@ -407,11 +410,11 @@ class _Pending(Lifted):
 
     __slots__ = ()
 
-    @property  # type: ignore[override]
-    def level(self) -> int:
+    @property
+    def level(self) -> int:  # type: ignore[override]  # read-only on purpose: reading it is what it detects
         raise _NeedsValue(self)
 
-    @property  # type: ignore[override]
+    @property
     def primal(self) -> Any:
         raise _NeedsValue(self)
 

@@ -69,7 +69,8 @@ def function_groups() -> dict[str, list[str]]:
 
 def ufunc_groups() -> tuple[list[str], list[str], list[str]]:
     """ufuncs with a rule of their own, ufuncs composed of rules, ufuncs that are functions of values."""
-    ruled, values = [], []
+    ruled: list[str] = []
+    values: list[str] = []
     for ufunc, rule in numpy_api.UFUNC_RULES.items():
         (values if isinstance(rule, Nondiff) else ruled).append(f"np.{ufunc.__name__}")
     composed = [f"np.{u.__name__}" for u in COMPOSED_UFUNCS if u not in numpy_api.UFUNC_RULES]

@@ -632,7 +632,7 @@ def trace(
         steps.append(Step(idx, var_text(idx), "input", env[k], name, name_tex(name), label=name))
     for eq in prog.equations:
         idx = prog.index(eq.out)
-        operands = tuple(("var", prog.index(a)) if type(a) is int else ("const", a.value) for a in eq.inputs)
+        operands = tuple(("var", prog.index(a)) if isinstance(a, int) else ("const", a.value) for a in eq.inputs)
         for kind, val in operands:
             if kind == "const" and isinstance(val, Lifted):
                 raise ValueError(

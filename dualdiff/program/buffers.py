@@ -320,8 +320,9 @@ def optimize(
     bound: dict[str, int] = {}
     for i, s in enumerate(body):
         lines += _render(s, i in in_place, out_into.get(i), binder)
-        if defines[i] is not None:
-            bound[names[defines[i]]] = defines[i]  # type: ignore[index]
+        d = defines[i]
+        if d is not None:
+            bound[names[d]] = d
         dead = sorted(names[v] for v in release.get(i, ()) if bound.get(names[v]) == v)
         if dead:
             lines.append(f"del {', '.join(dead)}")

@@ -425,10 +425,10 @@ class Code:
     def _refuse(self, *args: Any) -> Any:
         raise TypeError("a generated expression has no value to decide on")
 
-    __bool__ = __float__ = __int__ = __index__ = __complex__ = _refuse  # type: ignore[assignment]
-    __lt__ = __le__ = __gt__ = __ge__ = _refuse  # type: ignore[assignment]
-    __eq__ = __ne__ = _refuse  # type: ignore[assignment]
-    __abs__ = __array__ = __len__ = __iter__ = __getitem__ = _refuse  # type: ignore[assignment]
+    __bool__ = __float__ = __int__ = __index__ = __complex__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __eq__ = __ne__ = _refuse
+    __abs__ = __array__ = __len__ = __iter__ = __getitem__ = _refuse
     __hash__ = None  # type: ignore[assignment]
 
 

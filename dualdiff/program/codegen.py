@@ -53,7 +53,7 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import mpmath
 import numpy as np
@@ -64,7 +64,7 @@ from ..rules.kinds import Elementwise, General, Linear, Nondiff
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
 from .buffers import OUT_MIN_SIZE, Assign, Line, Loop, Scatter, Stmt, optimize
 from .codeexpr import PREC_ATOM, Binder, Code, CodeMath, binary, unary
-from .program import Const, Equation, Program
+from .program import Atom, Const, Equation, Program
 from .tiling import Region, schedule, sliced_constant
 
 __all__ = ["KINDS", "Analysis", "Fallback", "Function", "Generated", "GuardFailed", "generate", "render", "slot_name"]
@@ -204,7 +204,8 @@ class Analysis:
         s = self.shape(slot)
         return s[: len(s) - nbatch] if nbatch else s
 
-    def is_active(self, a: Any) -> bool:
+    def is_active(self, a: Atom) -> TypeGuard[int]:
+        """True for the slot of an active variable (never for a constant), which narrows ``a`` to a slot."""
         return type(a) is int and self.active[a]
 
     def _activity(self) -> list[bool]:
@@ -214,8 +215,12 @@ class Analysis:
             if isinstance(rule, Nondiff) or (isinstance(rule, Elementwise) and rule.piecewise_constant):
                 continue  # a function of values, or a derivative that is zero everywhere
             positions = self.diff_positions(eq)
-            act[eq.out] = any(type(eq.inputs[i]) is int and act[eq.inputs[i]] for i in positions)
+            act[eq.out] = any(type(a) is int and act[a] for a in [eq.inputs[i] for i in positions])
         return act
+
+    def active_inputs(self, eq: Equation) -> dict[int, int]:
+        """The operands of ``eq`` that carry a derivative and are active variables: their slots by position."""
+        return {i: a for i in self.diff_positions(eq) if self.is_active(a := eq.inputs[i])}
 
     @staticmethod
     def diff_positions(eq: Equation) -> list[int]:
@@ -531,6 +536,7 @@ class Generator:
         if isinstance(rule, Nondiff) and rule.fn in _COMPARISONS and not eq.params and len(args) == 2:
             c = binary(args[0], "+", args[1])  # shape and reads; the text is the comparison
             return Code(f"{_paren(args[0])} {_COMPARISONS[rule.fn]} {_paren(args[1])}", 0, c.shape, None, c.reads)
+        assert isinstance(rule, (General, Nondiff))
         ref = self.fn_ref(rule.fn, rule.name)
         pcodes = [self.param(p, hint) for p in eq.params]
         if isinstance(rule, General) and isinstance(rule.fn, np.ufunc) and not pcodes:  # np.matmul: it takes out=
@@ -687,7 +693,7 @@ class Generator:
             return self.fitted(t, want)
         if isinstance(rule, Linear):
             nb = eq.nbatch + self.nb
-            x = self.dcode(eq.inputs[0], "dot")
+            x = self.dcode(cast(int, eq.inputs[0]), "dot")  # an active linear step's operand is an active slot
             if rule is GETITEM and (not nb or _no_ellipsis(eq.params[0])):
                 return self.index_code(x, eq.params[0], want, x.dtype)
             ref = self.fn_ref(rule.fn, rule.name)
@@ -697,19 +703,19 @@ class Generator:
         argt = _tuple_code(args)
         pc = self.params_tuple(eq.params, hint)
         nbc = Code.raw(str(self.nb))
-        positions = [i for i in self.an.diff_positions(eq) if self.an.is_active(eq.inputs[i])]
+        active = self.an.active_inputs(eq)
         if rule.joint_map is not None:
             ref = self.binder.bind(f"{rule.name}_jvp", rule.joint_map)
-            ts = [self.dcode(a, "dot") if i in positions else Code.raw("None") for i, a in enumerate(eq.inputs)]
+            ts = [self.dcode(active[i], "dot") if i in active else Code.raw("None") for i in range(len(eq.inputs))]
             lst = Code.raw("[" + ", ".join(c.text for c in ts) + "]", frozenset().union(*(c.reads for c in ts)))
             return Code.call(ref, [lst, nbc, y, argt, pc], elementwise=False, shape=want, dtype=None)
-        dtype = self._uniform(k, [eq.inputs[i] for i in positions])
+        dtype = self._uniform(k, list(active.values()))
         total: Code | None = None
-        for i in positions:
+        for i, a in active.items():
             ref = self.binder.bind(f"{rule.name}_jvp_{i}", rule.linear_maps[i])
-            t = self.dcode(eq.inputs[i], "dot")
+            t = self.dcode(a, "dot")
             c = Code.call(ref, [t, nbc, y, argt, pc], elementwise=False, shape=want, dtype=dtype)
-            probe = [self.dummy(eq.inputs[i], t.dtype), self.nb, *self.probe_args(eq)]
+            probe = [self.dummy(a, t.dtype), self.nb, *self.probe_args(eq)]
             c.owned = self.probe_owned(rule.linear_maps[i], probe, k)
             total = c if total is None else binary(total, "+", c)
         assert total is not None
@@ -1129,7 +1135,7 @@ class Generator:
     def region_reverse(self, body: list[Stmt], bars: dict[int, Code], r: Region) -> None:
         """A region's adjoints, tile by tile: its values recomputed, its inputs' adjoints written in place."""
         an = self.an
-        seeded = [eq for eq in r.sinks if eq.out in bars] + [s for s in r.escaping if s in bars]  # type: ignore[list-item]
+        seeded = [eq for eq in r.sinks if eq.out in bars] + [s for s in r.escaping if s in bars]
         if not seeded:
             return
         dtype = an.dtypes[r.members[0].out]
@@ -1183,8 +1189,8 @@ class Generator:
         for eq in r.sinks:
             if eq.out not in bars:
                 continue
-            s_in = eq.inputs[0]
-            ref = self.binder.bind("sum_T", eq.rule.T.fn)  # type: ignore[attr-defined]
+            s_in = cast(int, eq.inputs[0])  # a sink (a full sum: a linear rule) sums a member of the region
+            ref = self.binder.bind("sum_T", cast(Linear, eq.rule).T.fn)
             pcodes = [self.param(p, "c") for p in eq.params]
             v = Code.call(
                 ref,

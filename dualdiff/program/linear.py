@@ -191,7 +191,7 @@ def transpose_linear(prog: Program, cotangents: Sequence[Any], nbatch: int = 0) 
             continue
         positions = _slot_positions(eq)
         values = [_zeros(shapes[a], dtypes[a]) if type(a) is int else a.value for a in eq.inputs]
-        slots: list[int] = [eq.inputs[i] for i in positions]  # type: ignore[misc]
+        slots: list[int] = [eq.inputs[i] for i in positions]
         for slot, v in zip(slots, _transpose_equation(eq, g, positions, values, nbatch)):
             add(slot, v)
     out = []

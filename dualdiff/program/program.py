@@ -227,7 +227,7 @@ class Program:
             for g in checks.get(slot, ()):
                 self._check(g, env[slot])
         for eq in self.equations:
-            args = [env[a] if type(a) is int else a.value for a in eq.inputs]
+            args = [env[a] if isinstance(a, int) else a.value for a in eq.inputs]
             env[eq.out] = apply_equation(eq, args)
             for g in checks.get(eq.out, ()):
                 self._check(g, env[eq.out])
@@ -296,9 +296,9 @@ class Program:
 
     def operation(self, eq: Equation) -> tuple[str, str]:
         """An equation's right-hand side in textbook notation: (text, LaTeX)."""
-        syms = [var_sym(self.index(a)) if type(a) is int else const_operand(a.value) for a in eq.inputs]
+        syms = [var_sym(self.index(a)) if isinstance(a, int) else const_operand(a.value) for a in eq.inputs]
         first = eq.inputs[0] if eq.inputs else None
-        ndim = len(self.aval(first).shape) if type(first) is int else (np.ndim(first.value) if first else None)
+        ndim = len(self.aval(first).shape) if isinstance(first, int) else (np.ndim(first.value) if first else None)
         return operation_text(eq.rule, syms, eq.params, ndim)
 
     def table(self) -> Table:

@@ -483,7 +483,7 @@ def _reduce(ctx: Context, op: Operand, axes: tuple[int, ...], keepdims: bool) ->
     """Every element reduced over ``axes`` depends on all of them: ``sum``'s structure."""
     kept = tuple(1 if i in axes else s for i, s in enumerate(op.shape))
     out_shape = kept if keepdims else tuple(s for i, s in enumerate(op.shape) if i not in axes)
-    target = SUM.transpose(_labels(out_shape), op.shape, 0, axes, keepdims)  # type: ignore[misc]
+    target = SUM.transpose(_labels(out_shape), op.shape, 0, axes, keepdims)
     return scatter_rows(ctx, op.pattern, np.asarray(target).ravel() - 1, math.prod(out_shape))
 
 
@@ -592,7 +592,7 @@ class SparsityResult:
     @property
     def shape(self) -> tuple[int, int]:
         """(m, n): output elements by input elements."""
-        return self.pattern.shape  # type: ignore[no-any-return]
+        return self.pattern.shape
 
     @property
     def nnz(self) -> int:

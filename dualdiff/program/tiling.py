@@ -146,7 +146,7 @@ def schedule(an: Any) -> list[Any]:
         members = r.slots
         sinks = {s.out for s in r.sinks}
         for a in eq.inputs:
-            if type(a) is int:
+            if isinstance(a, int):
                 if a in members:
                     continue
                 if a in sinks:

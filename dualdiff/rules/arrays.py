@@ -63,7 +63,7 @@ class PerArgument:
 
 
 def _linear(name: str, template: str, fn: Map, transpose: Map) -> Linear:
-    return register(Linear(name, 1, template, fn=fn, transpose=transpose))  # type: ignore[return-value]
+    return register(Linear(name, 1, template, fn=fn, transpose=transpose))
 
 
 def _general(
@@ -77,7 +77,7 @@ def _general(
     nondiff_args: tuple[int, ...] = (),
     linear_in: Any = (),
 ) -> General:
-    return register(  # type: ignore[return-value]
+    return register(
         General(
             name,
             nin,

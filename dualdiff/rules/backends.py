@@ -321,7 +321,7 @@ def _lazy_erf(name: str, fn: Callable[[float], float], cfn: Callable[..., Any]) 
     def f(x: Any) -> Any:
         if not chosen:
             try:  # optional speed-up, never a dependency
-                from scipy import special  # type: ignore[import-untyped]
+                from scipy import special
 
                 chosen.append(getattr(special, name))
             except ImportError:  # pragma: no cover - depends on the environment

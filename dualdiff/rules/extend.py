@@ -231,7 +231,7 @@ def defelementwise(
         linear_in=linear_in,
     )
     _probe_elementwise(who, rule, at, check)
-    return register(rule, replace=replace)  # type: ignore[return-value]
+    return register(rule, replace=replace)
 
 
 def _check_ufunc(who: str, ufunc: Any, nin: int, replacing: bool, name: str) -> None:
@@ -239,10 +239,11 @@ def _check_ufunc(who: str, ufunc: Any, nin: int, replacing: bool, name: str) -> 
         raise TypeError(f"{who}: ufunc must be a NumPy ufunc (np.sin, scipy.special.erf), got {ufunc!r:.60}")
     if ufunc.nin != nin:
         raise ValueError(f"{who}: ufunc {ufunc.__name__} takes {ufunc.nin} argument(s), the rule has {nin} partial(s)")
+    uname = ufunc.__name__
     for other in TABLE.values():
         if getattr(other, "ufunc", None) is ufunc and not (replacing and other.name == name):
             raise ValueError(
-                f"{who}: the ufunc {ufunc.__name__} already stands for the rule {other.name!r}; "
+                f"{who}: the ufunc {uname} already stands for the rule {other.name!r}; "
                 "unregister that rule first, or register this one under its name with replace=True"
             )
 
@@ -455,7 +456,7 @@ def deflinear(
     rule = Linear(name, 1, template, fn=fn, transpose=transpose)
     if at is not None:
         _probe_linear(who, rule, at)
-    return register(rule, replace=replace)  # type: ignore[return-value]
+    return register(rule, replace=replace)
 
 
 def _random(shape: tuple[int, ...], like: Any, rng: np.random.Generator) -> Any:
@@ -607,7 +608,7 @@ def defgeneral(
     )
     if at is not None:
         _probe_general(who, rule, at)
-    return register(rule, replace=replace)  # type: ignore[return-value]
+    return register(rule, replace=replace)
 
 
 def _probe_general(who: str, rule: General, at: Any) -> None:
@@ -622,7 +623,7 @@ def _probe_general(who: str, rule: General, at: Any) -> None:
         y = rule.fn(*args, *params)
     except Exception as e:
         raise TypeError(f"{who}: fn failed at the probe point: {type(e).__name__}: {e}") from e
-    joint = 0
+    joint: Any = 0
     ts: list[Any] = []
     for i in range(n):
         if i in rule.nondiff_args:
@@ -663,8 +664,9 @@ def _probe_general(who: str, rule: General, at: Any) -> None:
                 f"{who}: transposes[{i}] is not the transpose of linear_maps[{i}]: <g, L t> = {lhs!r} but "
                 f"<T g, t> = {rhs!r} for random t and g"
             )
-        _probe_batch(who, f"linear_maps[{i}]", lambda u, nb, i=i: rule.linear_maps[i](u, nb, y, args, params), t, rng)
-        _probe_batch(who, f"transposes[{i}]", lambda u, nb, i=i: rule.transposes[i](u, nb, y, args, params), g, rng)
+        tr = rule.transposes[i]  # both probes run here, while lin and tr are this argument's maps
+        _probe_batch(who, f"linear_maps[{i}]", lambda u, nb: lin(u, nb, y, args, params), t, rng)
+        _probe_batch(who, f"transposes[{i}]", lambda u, nb: tr(u, nb, y, args, params), g, rng)
     if rule.joint_map is not None:
         jm = rule.joint_map(ts + [None] * (len(args) - len(ts)), 0, y, args, params)
         if not np.allclose(jm, joint, rtol=1e-10, atol=1e-12):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from .backends import BACKENDS, Backend
 
@@ -239,12 +239,15 @@ class Nondiff(Rule):
 #: Every primitive by name.
 TABLE: dict[str, Rule] = {}
 
+#: Any kind of rule: :func:`register` returns the rule it was given, with its kind.
+R = TypeVar("R", bound=Rule)
+
 #: Called with each rule as it is registered (and, on subscribing, with every
 #: rule already in the table): the hook through which derived caches stay whole.
 _LISTENERS: list[Callable[[Rule], None]] = []
 
 
-def register(rule: Rule, replace: bool = False) -> Rule:
+def register(rule: R, replace: bool = False) -> R:
     """Put ``rule`` into the table and tell every subscriber; return it.
 
     A name already taken raises ``ValueError`` unless ``replace=True``.

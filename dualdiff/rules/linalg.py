@@ -163,7 +163,7 @@ def _general(name: str, fn: Map, linear_map: Map, transpose: Map) -> General:
         linear_maps=(_directions_first(linear_map),),
         transposes=(_directions_first(transpose),),
     )
-    return register(rule)  # type: ignore[return-value]
+    return register(rule)
 
 
 # -- svd ---------------------------------------------------------------------

@@ -72,7 +72,7 @@ def _rule(name: str, template: str, evaluate: Any, partials: tuple[Any, ...], uf
     rule = Elementwise(
         name, len(partials), template, partials=partials, evaluate=evaluate, ufunc=ufunc, holomorphic=False, **kw
     )
-    return register(rule)  # type: ignore[return-value]
+    return register(rule)
 
 
 #: ``a % b`` and ``np.remainder`` / ``np.mod`` (the sign of ``b``).

@@ -109,7 +109,8 @@ def sum_to_shape(v: Any, shape: tuple[int, ...], nbatch: int = 0) -> Any:
 def _sum_fn(x: Any, nbatch: int, axis: Any = None, keepdims: bool = False) -> Any:
     if not nbatch:
         if type(x) is np.ndarray and x.dtype.kind in "fc":
-            return np.add.reduce(x, axis=axis, keepdims=keepdims)  # np.sum's own reduction, without its wrapper
+            # np.sum's own reduction, without its wrapper (NumPy's stubs overload keepdims on literals only)
+            return np.add.reduce(x, axis=axis, keepdims=keepdims)  # type: ignore[call-overload]
         return np.sum(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=_axes(axis, np.ndim(x) - nbatch), keepdims=keepdims)
 

@@ -129,4 +129,4 @@ def chunked_jacobian(
     """The Jacobian function of ``jacfwd``/``jacrev`` given ``sparsity=`` or ``executor=``."""
     if not _CHUNKED:  # pragma: no cover - dualdiff.transforms imports chunked
         raise RuntimeError("dualdiff.transforms.chunked was not imported")
-    return _CHUNKED[0](f, mode, chunk, sparsity, executor, progress)  # type: ignore[no-any-return]
+    return _CHUNKED[0](f, mode, chunk, sparsity, executor, progress)

@@ -425,6 +425,9 @@ class Compiled:
         >>> dd.compile(lambda x: x[0] * x[1]).jvp((2.0, 3.0), (1.0, 0.0))
         (6.0, 3.0)
         """
+        xl: list[Any] | None
+        vl: list[Any] | None
+        tag: tuple[Any, ...]
         tx, tv = type(x), type(v)
         if tx is float and tv is float:  # the common cases first: no tree, no checks to make
             xl, vl, tag = [x], [v], _FLOAT_JVP
@@ -485,6 +488,8 @@ class Compiled:
 
     def value_and_grad(self, x: Any) -> tuple[Any, Any]:
         """``(f(x), ∇f(x))`` for scalar-valued f, by the generated adjoint code."""
+        xl: list[Any] | None
+        tag: tuple[Any, ...]
         tx = type(x)
         if tx is float:
             xl, tag = [x], _FLOAT_GRAD
@@ -892,7 +897,7 @@ def _adjoints(x: Any, xl: list[Any], adj: Sequence[Any], batch: tuple[int, ...])
 
 def _split_cotangents(prog: Program, bars: list[Any]) -> list[Any]:
     """One cotangent per output atom: an array output built of separate values is split element by element."""
-    seeds = []
+    seeds: list[Any] = []
     for o, g in zip(prog.outputs, bars):
         if isinstance(o, ArrayOutput):
             seeds.extend(np.asarray(g)[idx] for idx in np.ndindex(o.shape))

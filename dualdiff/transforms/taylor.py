@@ -11,7 +11,7 @@ derivatives) without perturbation confusion.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import mpmath
 import numpy as np
@@ -113,11 +113,12 @@ def _zero_like(v: Any) -> Any:
     """A zero coefficient of v's kind: the direction's higher terms (x + t v has no t^2, ...)."""
     if isinstance(v, np.ndarray):
         return np.zeros_like(v)
+    w = cast(Any, v)  # the operators below belong to the lifted types (Lifted) and NumPy's scalars, not their bases
     if isinstance(v, LiftedBase):
-        return 0 * v
+        return 0 * w
     if isinstance(v, (mpmath.mpf, mpmath.mpc)):
         return v * 0
-    return v * 0 if isinstance(v, (complex, np.generic)) else 0.0
+    return w * 0 if isinstance(v, (complex, np.generic)) else 0.0
 
 
 def _coefficients_at(value: Any, level: int, d: int) -> list[Any]:
