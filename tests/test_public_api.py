@@ -2,8 +2,9 @@
 
 ``dualdiff/__init__.py`` lists ``__all__`` as a literal list and imports
 every name explicitly; ``dd.sin`` and the other functions are assigned by
-name in ``dualdiff/modes/functions.py``; the ``mode`` of ``dd.jacobian`` is
-a ``Literal``.
+name in ``dualdiff/modes/functions.py``, typed by their arity; the ``mode``
+of ``dd.jacobian`` is a ``Literal``. mypy itself checks the package and
+``tests/typecheck_usage.py`` in CI (``.ci/typecheck``).
 """
 
 import ast
@@ -14,6 +15,7 @@ import dualdiff
 import dualdiff as dd
 from dualdiff.cost import choice
 from dualdiff.modes import functions
+from dualdiff.rules.kinds import TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +62,11 @@ def test_all_is_a_literal_list_of_names_that_exist():
 def test_the_functions_are_assigned_by_name():
     tree, names = _module_all(ROOT / "dualdiff" / "modes" / "functions.py")
     assigned = {
-        t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+        t.id
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
     }
     assert set(names) <= assigned, set(names) - assigned
     assert all(callable(getattr(functions, n)) for n in names)
@@ -68,6 +74,15 @@ def test_the_functions_are_assigned_by_name():
     # every elementwise rule that is not an operator has its dd.NAME
     # (sqrt0 is np.std's root; dd.stop_gradient, which takes whole trees, lives in transforms.custom)
     assert set(functions.FUNCTIONS) - {"sqrt0", "stop_gradient"} <= set(names) | {"ln"}
+
+
+def test_the_functions_are_typed_by_their_arity():
+    # what type checkers see: Unary (float -> float, Dual -> Dual, ...) or Binary, never Callable[..., Any]
+    _, names = _module_all(ROOT / "dualdiff" / "modes" / "functions.py")
+    arity = {1: "Unary", 2: "Binary"}
+    for name in names:
+        rule = TABLE[{"ln": "log", "power": "pow"}.get(name, name)]
+        assert functions.__annotations__.get(name) == arity[rule.nin], name
 
 
 def test_mode_is_a_literal():

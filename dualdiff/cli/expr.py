@@ -44,13 +44,13 @@ import keyword
 import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import mpmath
 
 from ..modes.core import apply1, apply2, strip_all
 from ..modes.functions import FUNCTIONS
-from ..rules.kinds import TABLE
+from ..rules.kinds import elementwise_rule
 
 __all__ = ["Expression", "ExpressionError", "ValueTooLargeError", "normalize_name", "parse_expression"]
 
@@ -256,7 +256,7 @@ class Expression:
         ``|x|`` itself, and so does ``a ** b`` to ``|b| log2 |a|``: such steps
         are refused when their result would be beyond the bound anyway.
         """
-        name = node.func.id if isinstance(node, ast.Call) else None  # type: ignore[attr-defined]
+        name = cast(ast.Name, node.func).id if isinstance(node, ast.Call) else None  # calls are checked: by name
         if name in _GROWTH_FUNCTIONS:
             x = strip_all(args[0])
             if isinstance(x, (mpmath.mpf, mpmath.mpc)) and mpmath.isfinite(x) and abs(x) > bound:
@@ -285,11 +285,11 @@ class Expression:
         if isinstance(node, ast.Name):
             return env[node.id] if node.id in env else self._constants[node.id]
         if isinstance(node, ast.BinOp):
-            return apply2(TABLE[_BINARY[type(node.op)]], args[0], args[1])  # type: ignore[arg-type]
+            return apply2(elementwise_rule(_BINARY[type(node.op)]), args[0], args[1])
         if isinstance(node, ast.UnaryOp):
-            return apply1(TABLE[_UNARY[type(node.op)]], args[0])  # type: ignore[arg-type]
+            return apply1(elementwise_rule(_UNARY[type(node.op)]), args[0])
         if isinstance(node, ast.Call):
-            return FUNCTIONS[node.func.id](*args)  # type: ignore[attr-defined]
+            return FUNCTIONS[cast(ast.Name, node.func).id](*args)
         if isinstance(node, ast.Tuple):
             return tuple(args)
         raise AssertionError(f"unchecked node {type(node).__name__}")  # pragma: no cover

@@ -19,7 +19,7 @@ from ..program.tracer import record as record_program
 from ..transforms.arguments import ArgNums, transformed
 from ..transforms.chunked import SparseJacobian, compressed_jacobian, from_program
 from ..transforms.coloring import as_pattern
-from ..transforms.common import DEFAULT_CHUNK, Function, check_chunk, check_f
+from ..transforms.common import DEFAULT_CHUNK, Function, P, check_chunk, check_f
 from ..transforms.forward import jacfwd
 from ..transforms.reverse import jacrev
 from .recording import Costs, chunk_for, cost_program, mode_costs, record
@@ -158,7 +158,7 @@ def explain_costs(c: Costs, weights: Weights = UNIT) -> ModeChoice:
 
 
 def jacobian(
-    f: Function,
+    f: Callable[P, Any],
     mode: Mode = "auto",
     chunk: int | None = None,
     *,
@@ -167,7 +167,7 @@ def jacobian(
     sparsity: Any = None,
     executor: Any = None,
     progress: bool | None = None,
-) -> Callable[..., Any]:
+) -> Callable[P, Any]:
     """The Jacobian of ``f``, by ``mode`` = "forward", "reverse" or "auto".
 
     "auto" takes the mode that :func:`choose_mode` finds cheaper under the
@@ -200,8 +200,9 @@ def jacobian(
             argnums,
             has_aux,
         )
-    fwd = jacfwd(f, chunk, executor=executor, progress=progress)
-    rev = jacrev(f, chunk, executor=executor, progress=progress)
+    # jac calls these with one argument; transformed() rebinds an f of several arguments to one first
+    fwd: Function = jacfwd(f, chunk, executor=executor, progress=progress)
+    rev: Function = jacrev(f, chunk, executor=executor, progress=progress)
     picked: dict[Any, Picked] = {}  # "auto": the mode chosen per input structure
 
     def jac(x: Any) -> Any:

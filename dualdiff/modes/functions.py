@@ -20,7 +20,7 @@ path for every mode; a rule registered later gets its function the same way
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
 
 import numpy as np
 
@@ -121,54 +121,101 @@ def _on_register(rule: Rule) -> None:
 on_register(_on_register)
 
 
+_L = TypeVar("_L", bound=LiftedBase)
+
+
+class Unary(Protocol):
+    """How type checkers see ``dd.sin`` and the other one-argument functions.
+
+    A Python float (or int) gives a float, a complex number a complex number,
+    a lifted value (Dual, Var, Taylor, ...) a value of its own type. NumPy
+    scalars, arrays and mpmath numbers give ``Any``: NumPy keeps their dtype
+    and shape, and a few functions (``relu``, ``sigmoid``) turn a NumPy scalar
+    into a 0-d array.
+    """
+
+    @overload
+    def __call__(self, x: np.generic) -> Any: ...
+    @overload
+    def __call__(self, x: float) -> float: ...
+    @overload
+    def __call__(self, x: complex) -> complex: ...
+    @overload
+    def __call__(self, x: _L) -> _L: ...
+    @overload
+    def __call__(self, x: Any) -> Any: ...
+
+
+class Binary(Protocol):
+    """How type checkers see ``dd.arctan2`` and the other two-argument functions.
+
+    Two Python floats give a float, two complex numbers a complex number; a
+    lifted value with a Python number, or two lifted values, give a lifted
+    value (of their common type: the one at the higher level wins at run
+    time). Anything else (arrays, NumPy scalars, mpmath numbers) gives ``Any``.
+    """
+
+    @overload
+    def __call__(self, x: float, y: float) -> float: ...
+    @overload
+    def __call__(self, x: complex, y: complex) -> complex: ...
+    @overload
+    def __call__(self, x: _L, y: _L | complex) -> _L: ...
+    @overload
+    def __call__(self, x: complex, y: _L) -> _L: ...
+    @overload
+    def __call__(self, x: Any, y: Any) -> Any: ...
+
+
 def _function(name: str) -> Callable[..., Any]:
     return FUNCTIONS[name]
 
 
 # The public names, written out so that type checkers and editors see them.
-abs = _function("abs")  # replaced below by the version that also takes complex lifted values
-square = _function("square")
-reciprocal = _function("reciprocal")
-sqrt = _function("sqrt")
-cbrt = _function("cbrt")
-exp = _function("exp")
-exp2 = _function("exp2")
-expm1 = _function("expm1")
-log = ln = _function("log")
-log2 = _function("log2")
-log10 = _function("log10")
-log1p = _function("log1p")
-sin = _function("sin")
-cos = _function("cos")
-tan = _function("tan")
-arcsin = _function("arcsin")
-arccos = _function("arccos")
-arctan = _function("arctan")
-arctan2 = _function("arctan2")
-sinh = _function("sinh")
-cosh = _function("cosh")
-tanh = _function("tanh")
-arcsinh = _function("arcsinh")
-arccosh = _function("arccosh")
-arctanh = _function("arctanh")
-hypot = _function("hypot")
-erf = _function("erf")
-erfc = _function("erfc")
-sigmoid = _function("sigmoid")
-softplus = _function("softplus")
-relu = _function("relu")
-maximum = _function("maximum")
-minimum = _function("minimum")
-sign = _function("sign")
-floor = _function("floor")
-ceil = _function("ceil")
-round = _function("round")
-sinc = _function("sinc")
-remainder = _function("remainder")
-fmod = _function("fmod")
-floor_divide = _function("floor_divide")
-trunc = _function("trunc")
-power = _document(lambda x, y: apply2(ew.POW, x, y), ew.POW, "power")
+abs: Unary = _function("abs")  # replaced below by the version that also takes complex lifted values
+square: Unary = _function("square")
+reciprocal: Unary = _function("reciprocal")
+sqrt: Unary = _function("sqrt")
+cbrt: Unary = _function("cbrt")
+exp: Unary = _function("exp")
+exp2: Unary = _function("exp2")
+expm1: Unary = _function("expm1")
+log: Unary = _function("log")
+ln: Unary = log
+log2: Unary = _function("log2")
+log10: Unary = _function("log10")
+log1p: Unary = _function("log1p")
+sin: Unary = _function("sin")
+cos: Unary = _function("cos")
+tan: Unary = _function("tan")
+arcsin: Unary = _function("arcsin")
+arccos: Unary = _function("arccos")
+arctan: Unary = _function("arctan")
+arctan2: Binary = _function("arctan2")
+sinh: Unary = _function("sinh")
+cosh: Unary = _function("cosh")
+tanh: Unary = _function("tanh")
+arcsinh: Unary = _function("arcsinh")
+arccosh: Unary = _function("arccosh")
+arctanh: Unary = _function("arctanh")
+hypot: Binary = _function("hypot")
+erf: Unary = _function("erf")
+erfc: Unary = _function("erfc")
+sigmoid: Unary = _function("sigmoid")
+softplus: Unary = _function("softplus")
+relu: Unary = _function("relu")
+maximum: Binary = _function("maximum")
+minimum: Binary = _function("minimum")
+sign: Unary = _function("sign")
+floor: Unary = _function("floor")
+ceil: Unary = _function("ceil")
+round: Unary = _function("round")
+sinc: Unary = _function("sinc")
+remainder: Binary = _function("remainder")
+fmod: Binary = _function("fmod")
+floor_divide: Binary = _function("floor_divide")
+trunc: Unary = _function("trunc")
+power: Binary = _document(lambda x, y: apply2(ew.POW, x, y), ew.POW, "power")
 FUNCTIONS["power"] = power
 FUNCTIONS["ln"] = log
 

@@ -22,7 +22,7 @@ np.fft.fft has no derivative rule in dualdiff
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -86,7 +86,7 @@ from .np_ufuncs import (
 from .scipy_api import scipy_handler, ufunc_name
 
 #: ufunc -> the rule it stands for (elementwise, or a function of values)
-UFUNC_RULES: dict[Any, Rule] = {np.fabs: ABS}
+UFUNC_RULES: dict[Any, Elementwise | Nondiff] = {np.fabs: ABS}
 
 
 def _on_register(rule: Rule) -> None:
@@ -94,7 +94,7 @@ def _on_register(rule: Rule) -> None:
     if ufunc is None:
         return
     if is_registered(rule):
-        UFUNC_RULES[ufunc] = rule
+        UFUNC_RULES[ufunc] = cast("Elementwise | Nondiff", rule)  # the kinds that have a ufunc
     elif UFUNC_RULES.get(ufunc) is rule:
         del UFUNC_RULES[ufunc]
 
@@ -135,7 +135,7 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
             if isinstance(rule, Nondiff):
                 return apply_nondiff(rule, inputs)
             if rule is not None:
-                return apply(rule, *inputs)  # type: ignore[arg-type]
+                return apply(rule, *inputs)
             return matmul(*inputs)
         special = scipy_handler(ufunc)  # scipy.special.erf and friends
         if special is not None:
@@ -157,11 +157,11 @@ def array_ufunc(ufunc: Any, method: str, inputs: tuple[Any, ...], kwargs: dict[s
         opts.pop("out", None)
         _refuse("np.add.accumulate", **opts)
         return cumsum(a, axis)
-    elif method == "outer" and isinstance(UFUNC_RULES.get(ufunc), Elementwise) and ufunc.nin == 2:
+    elif method == "outer" and isinstance(outer := UFUNC_RULES.get(ufunc), Elementwise) and ufunc.nin == 2:
         a, b = inputs
         _refuse(f"{name}.outer", **{k: v for k, v in kwargs.items() if k != "out"})
         sa, sb = _shape(a), _shape(b)
-        return apply(UFUNC_RULES[ufunc], reshape(a, sa + (1,) * len(sb)), b)  # type: ignore[arg-type]
+        return apply(outer, reshape(a, sa + (1,) * len(sb)), b)
     what = name + ("" if method == "__call__" else f".{method}")
     raise NoRuleError(f"{what} has no derivative rule in dualdiff")
 

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..rules.kinds import TABLE
+from ..rules.kinds import TABLE, elementwise_rule
 from .core import apply1, apply2
 
 #: SciPy ufunc name -> the rule of the same function.
@@ -36,22 +36,25 @@ SAME_AS_RULE: dict[str, str] = {
 
 
 def _exp10(x: Any) -> Any:
-    return apply2(TABLE["pow"], 10.0, x)  # type: ignore[arg-type]
+    return apply2(elementwise_rule("pow"), 10.0, x)
 
 
 def _log_expit(x: Any) -> Any:
     # log(1 / (1 + e^-x)) = -softplus(-x), without overflow
-    return apply1(TABLE["neg"], apply1(TABLE["softplus"], apply1(TABLE["neg"], x)))  # type: ignore[arg-type]
+    neg = elementwise_rule("neg")
+    return apply1(neg, apply1(elementwise_rule("softplus"), apply1(neg, x)))
 
 
 def _logit(p: Any) -> Any:
     # log(p / (1 - p)) = log(p) - log1p(-p)
-    return apply2(TABLE["sub"], apply1(TABLE["log"], p), apply1(TABLE["log1p"], apply1(TABLE["neg"], p)))  # type: ignore[arg-type]
+    log, log1p, neg = elementwise_rule("log"), elementwise_rule("log1p"), elementwise_rule("neg")
+    return apply2(elementwise_rule("sub"), apply1(log, p), apply1(log1p, apply1(neg, p)))
 
 
 def _ndtr(x: Any) -> Any:
     # the standard normal CDF: erfc(-x / sqrt 2) / 2
-    return apply2(TABLE["mul"], 0.5, apply1(TABLE["erfc"], apply2(TABLE["mul"], -1 / math.sqrt(2.0), x)))  # type: ignore[arg-type]
+    mul = elementwise_rule("mul")
+    return apply2(mul, 0.5, apply1(elementwise_rule("erfc"), apply2(mul, -1 / math.sqrt(2.0), x)))
 
 
 #: SciPy ufunc name -> an exact composition of rules.
@@ -81,8 +84,8 @@ def scipy_handler(ufunc: Any) -> Callable[..., Any] | None:
         return None
     name = ufunc.__name__
     if name in SAME_AS_RULE and SAME_AS_RULE[name] in TABLE:
-        rule = TABLE[SAME_AS_RULE[name]]
-        return lambda *args: apply1(rule, *args) if len(args) == 1 else apply2(rule, *args)  # type: ignore[arg-type]
+        rule = elementwise_rule(SAME_AS_RULE[name])
+        return lambda *args: apply1(rule, *args) if len(args) == 1 else apply2(rule, *args)
     return COMPOSED.get(name)
 
 

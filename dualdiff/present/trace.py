@@ -651,7 +651,7 @@ def trace(
             raise ValueError(f"output_names gives {len(onames)} name(s) for {len(atoms)} output(s): {onames!r}")
     tr = Trace(prog.f_name, x, prog.names, steps, [], prog.assemble(env), program=prog)
     for name, a in zip(onames, atoms):
-        src = ("var", prog.index(a)) if type(a) is int else ("const", a.value)  # type: ignore[union-attr]
-        value = env[a] if type(a) is int else a.value  # type: ignore[union-attr]
+        src = ("var", prog.index(a)) if isinstance(a, int) else ("const", a.value)
+        value = env[a] if isinstance(a, int) else a.value
         tr.outputs.append(Output(name, name_tex(name), src, value))
     return tr

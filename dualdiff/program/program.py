@@ -320,8 +320,8 @@ class Program:
         atoms = self.output_atoms()
         for k, a in enumerate(atoms):
             name = "y" if len(atoms) == 1 else f"y_{k + 1}"
-            src: Sym = var_sym(self.index(a)) if type(a) is int else const_operand(a.value)  # type: ignore[union-attr]
-            typ = self.aval(a).text() if type(a) is int else aval_of(a.value).text()  # type: ignore[union-attr]
+            src: Sym = var_sym(self.index(a)) if isinstance(a, int) else const_operand(a.value)
+            typ = self.aval(a).text() if isinstance(a, int) else aval_of(a.value).text()
             rows.append({"variable": name, "operation": src.text, "type": typ})
             tex.append({"variable": f"${name}$", "operation": f"${src.tex}$"})
         for k, g in enumerate(self.guards):
@@ -378,7 +378,7 @@ def apply_equation(eq: Equation, args: Sequence[Any]) -> Any:
 
 
 def _value(a: Atom, env: Sequence[Any]) -> Any:
-    return env[a] if type(a) is int else a.value  # type: ignore[union-attr]
+    return env[a] if isinstance(a, int) else a.value
 
 
 def _array_of(values: list[Any], shape: tuple[int, ...]) -> Any:

@@ -15,6 +15,7 @@ import linecache
 import os
 import sys
 from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -101,9 +102,9 @@ class Recorder:
 
 def _user_source() -> str:
     """``file:line: text`` of the innermost frame outside dualdiff: the line of f that decided."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     if frame is None:
         return "<dualdiff>"
     filename, line = frame.f_code.co_filename, frame.f_lineno

@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from .backends import BACKENDS, Backend
 
@@ -286,6 +286,15 @@ def unregister(name: str) -> None:
     rule = TABLE.pop(name)
     for listener in _LISTENERS:
         listener(rule)
+
+
+def elementwise_rule(name: str) -> Elementwise:
+    """The rule registered as ``name``, an elementwise one; looked up at each call, so a replacement is used.
+
+    >>> elementwise_rule("sin").nin
+    1
+    """
+    return cast(Elementwise, TABLE[name])
 
 
 def is_registered(rule: Rule) -> bool:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import mpmath
 import numpy as np
@@ -51,13 +51,15 @@ from .reverse import vjp
 __all__ = ["check_grads"]
 
 _MODES = {"fwd": "fwd", "forward": "fwd", "rev": "rev", "reverse": "rev"}
+#: A mode :func:`check_grads` checks (the short and the long names).
+CheckMode: TypeAlias = Literal["fwd", "rev", "forward", "reverse"]
 
 
 def check_grads(
     f: Callable[[Any], Any],
     x: Any,
     order: int = 1,
-    modes: Sequence[str] = ("fwd", "rev"),
+    modes: CheckMode | Sequence[CheckMode] = ("fwd", "rev"),
     *,
     eps: float | None = None,
     rtol: float | None = None,

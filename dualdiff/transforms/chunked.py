@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -287,7 +287,7 @@ class SparseJacobian:
         self.program = program  # kept only when it has guards, to check them at a new x
         self.colorings: dict[str, Coloring] = {}
 
-    def coloring(self, mode: str) -> Coloring:
+    def coloring(self, mode: Literal["column", "row"]) -> Coloring:
         """The column or row coloring of the pattern (computed once)."""
         if mode not in self.colorings:
             self.colorings[mode] = coloring(self.pattern, mode=mode)
@@ -337,11 +337,12 @@ def jacobian_function(
 
     def jac(x: Any) -> Any:
         x = check_input("x", x)
+        info: SparseJacobian | None
         if given is not None:
             info = given
         else:
             key = tuple((type(a), np.shape(a)) for a in leaves(x))
-            info = cache.get(key)  # type: ignore[assignment]
+            info = cache.get(key)
             if info is None or not info.holds_at(x):
                 info = cache[key] = detect_at(f, x)
         c = info.coloring("column" if mode == "forward" else "row")

@@ -35,7 +35,7 @@ to about 10^5 columns).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -120,7 +120,11 @@ def as_pattern(S: Any) -> Any:
     return s
 
 
-def coloring(S: Any, mode: str = "column", order: str = "largest_first") -> Coloring:
+def coloring(
+    S: Any,
+    mode: Literal["column", "row"] = "column",
+    order: Literal["largest_first", "natural", "smallest_last"] = "largest_first",
+) -> Coloring:
     """Color the columns (``mode="column"``, for forward mode) or rows (``"row"``, reverse) of ``S``.
 
     ``S`` is an (m, n) sparsity pattern: a scipy.sparse matrix or array (as

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ParamSpec
 
 import mpmath
 import numpy as np
@@ -13,6 +13,9 @@ from ..modes.tree import leaves
 
 #: What the transforms take: f(x), or f(*args) with argnums (see transforms/arguments.py).
 Function = Callable[..., Any]
+
+#: The parameters of a transformed function: ``grad(f)`` is called as ``f`` is (type checkers check it).
+P = ParamSpec("P")
 
 #: jacfwd/jacrev push at most this many directions through f at once by default,
 DEFAULT_CHUNK = 1024

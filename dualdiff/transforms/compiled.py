@@ -49,7 +49,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import mpmath
 import numpy as np
@@ -73,6 +73,8 @@ __all__ = ["CacheInfo", "Compiled", "CompiledPullback", "compile"]
 #: Versions a compiled function keeps by default (all input kinds and branch outcomes together).
 DEFAULT_CACHE_SIZE = 16
 _KINDS = ("value", "jvp", "grad", "vjp")
+#: What :meth:`Compiled.source` and :meth:`Compiled.generated` write.
+Kind: TypeAlias = Literal["value", "jvp", "grad", "vjp"]
 #: Tests set this to make every fallback to eager mode raise instead (so that none goes unnoticed).
 RAISE_ON_FALLBACK = False
 
@@ -573,7 +575,7 @@ class Compiled:
 
         return self._run(x, xl, call, lambda fn: eager_vjp(fn, x))
 
-    def jacobian(self, x: Any, mode: str = "auto", chunk: int | None = None) -> Any:
+    def jacobian(self, x: Any, mode: Literal["auto", "forward", "reverse"] = "auto", chunk: int | None = None) -> Any:
         """The Jacobian of f at ``x``, shape ``y.shape + x.shape`` (as :func:`dualdiff.jacobian`).
 
         ``mode="forward"`` pushes chunks of the identity's columns through the
@@ -659,7 +661,7 @@ class Compiled:
             raise ValueError(f"{getattr(self.f, '__name__', 'f')} could not be compiled at this point")
         return entry
 
-    def source(self, kind: str = "jvp", x: Any = None, batched: bool = False) -> str:
+    def source(self, kind: Kind = "jvp", x: Any = None, batched: bool = False) -> str:
         """The generated source of ``kind`` ("value", "jvp", "grad" or "vjp"), for ``x`` or the latest version.
 
         >>> import dualdiff as dd
@@ -669,7 +671,7 @@ class Compiled:
         """
         return self.generated(kind, x, batched).source
 
-    def generated(self, kind: str = "jvp", x: Any = None, batched: bool = False) -> Generated:
+    def generated(self, kind: Kind = "jvp", x: Any = None, batched: bool = False) -> Generated:
         """The generated function of ``kind`` for ``x`` (or the latest version): ``source``, ``fn``, ``namespace``.
 
         Generated on demand, as a call would; the tangents (cotangents) of a

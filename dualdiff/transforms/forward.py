@@ -18,7 +18,7 @@ from ..modes.dual import Dual
 from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_at, rebuild
 from ..rules.backends import backend_of
 from .arguments import ArgNums, jax_style_hint, transformed
-from .common import Function, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, zeros
+from .common import Function, P, basis_chunks, check_chunk, check_f, chunked_jacobian, default_chunk, zeros
 from .executors import check_executor
 from .progress import check_progress, tracked
 
@@ -130,7 +130,7 @@ def _jacobian_tree(out: Any, x: Any, columns: list[Any]) -> Any:
 
 
 def jacfwd(
-    f: Function,
+    f: Callable[P, Any],
     chunk: int | None = None,
     *,
     argnums: ArgNums = 0,
@@ -138,7 +138,7 @@ def jacfwd(
     sparsity: Any = None,
     executor: Any = None,
     progress: bool | None = None,
-) -> Callable[..., Any]:
+) -> Callable[P, Any]:
     """The Jacobian of ``f`` by forward mode: shape ``y.shape + x.shape``.
 
     Costs ``ceil(n / chunk)`` evaluations of f, each pushing ``chunk``
@@ -176,6 +176,8 @@ def jacfwd(
             has_aux,
         )
 
+    one: Function = f  # jac calls f(x); transformed() rebinds an f of several arguments to one first
+
     def jac(x: Any) -> Any:
         x = check_input("x", x)
         n = sum(int(np.size(a)) for a in leaves(x))
@@ -189,7 +191,7 @@ def jacfwd(
             for c, t in zip(cols, ts):
                 c.append(np.expand_dims(t, -1) if k == 1 else t)
         if cols is None:  # x has no elements
-            out = f(x)
+            out = one(x)
             cols = [[np.zeros(np.shape(o) + (0,))] for o in output_leaves(out)]
         columns = [np.concatenate(c, axis=-1) if len(c) > 1 else c[0] for c in cols]
         return rebuild(out, _jacobian_tree(out, x, columns))

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .arguments import ArgNums, check_argnums
-from .common import Function, check_f
+from .common import Function, P, check_f
 from .forward import jacfwd, jvp
 from .reverse import grad
 
 
 def hessian(
-    f: Function, chunk: int | None = None, *, argnums: ArgNums = 0, has_aux: bool = False
-) -> Callable[..., Any]:
+    f: Callable[P, Any], chunk: int | None = None, *, argnums: ArgNums = 0, has_aux: bool = False
+) -> Callable[P, Any]:
     """The Hessian of scalar-valued ``f``: forward mode over reverse mode.
 
     Shape ``x.shape + x.shape``; costs ``ceil(n / chunk)`` forward-over-reverse

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..modes.tree import check_input, check_like, leaves, output_leaves, primal_
 from .arguments import ArgNums, transformed
 from .common import (
     Function,
+    P,
     basis_chunks,
     check_chunk,
     check_f,
@@ -108,7 +109,7 @@ def vjp(f: Function, x: Any) -> tuple[Any, Pullback]:
     return y, Pullback(tape, x, inputs, out, y)
 
 
-def value_and_grad(f: Function, *, argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+def value_and_grad(f: Callable[P, Any], *, argnums: ArgNums = 0, has_aux: bool = False) -> Callable[P, tuple[Any, Any]]:
     """``x -> (f(x), grad f(x))`` for scalar-valued ``f``, in one reverse pass.
 
     ``argnums`` and ``has_aux`` work as in ``jax.value_and_grad``
@@ -146,7 +147,18 @@ def _value_and_grad(f: Function, argnums: ArgNums, has_aux: bool, who: str) -> C
     )
 
 
-def grad(f: Function, *, argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
+# For type checkers: a tuple of argnums gives a tuple of gradients, has_aux=True the pair (grad, aux).
+@overload
+def grad(f: Callable[P, Any], *, argnums: int = 0, has_aux: Literal[False] = False) -> Callable[P, Any]: ...
+@overload
+def grad(
+    f: Callable[P, Any], *, argnums: tuple[int, ...], has_aux: Literal[False] = False
+) -> Callable[P, tuple[Any, ...]]: ...
+@overload
+def grad(f: Callable[P, Any], *, argnums: ArgNums = 0, has_aux: Literal[True]) -> Callable[P, tuple[Any, Any]]: ...
+@overload
+def grad(f: Callable[P, Any], *, argnums: ArgNums = 0, has_aux: bool = False) -> Callable[P, Any]: ...
+def grad(f: Callable[P, Any], *, argnums: ArgNums = 0, has_aux: bool = False) -> Callable[P, Any]:
     """The gradient of scalar-valued ``f``, shaped like ``x`` (one reverse sweep).
 
     ``argnums`` and ``has_aux`` work as in ``jax.grad``
@@ -169,7 +181,7 @@ def grad(f: Function, *, argnums: ArgNums = 0, has_aux: bool = False) -> Callabl
 
 
 def jacrev(
-    f: Function,
+    f: Callable[P, Any],
     chunk: int | None = None,
     *,
     argnums: ArgNums = 0,
@@ -177,7 +189,7 @@ def jacrev(
     sparsity: Any = None,
     executor: Any = None,
     progress: bool | None = None,
-) -> Callable[..., Any]:
+) -> Callable[P, Any]:
     """The Jacobian of ``f`` by reverse mode: shape ``y.shape + x.shape``.
 
     One recording of f, then ``ceil(m / chunk)`` backward sweeps for m
