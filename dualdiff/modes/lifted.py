@@ -10,7 +10,6 @@ replace the arithmetic operators with generated fast paths
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,38 @@ from .np_ufuncs import absolute, astype
 from .numpy_api import array_function, array_ufunc
 
 
-class Lifted(LiftedBase):
+def _object_loop_method(name: str) -> Any:
+    """``x.<name>(*others)``: the rule of the ufunc called ``name``, looked up when called."""
+
+    def method(self: Any, *others: Any) -> Any:
+        rule = OBJECT_LOOP_RULES.get(name)
+        if rule is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no rule behind the method {name!r}")
+        return apply(rule, self, *others)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``np.{name}`` of this value, for NumPy's loops over object arrays (see ``Lifted``)."
+    return method
+
+
+#: One method per NumPy ufunc name, made when the class is made. (A ``__getattr__``
+#: would do it lazily, but it would also slow every attribute read of every
+#: lifted value: CPython does not specialise attribute access on such classes.)
+_ObjectLoopMethods = type(
+    "_ObjectLoopMethods",
+    (),
+    {
+        "__slots__": (),
+        "__doc__": "Methods named after NumPy's ufuncs, which NumPy's loops over object arrays call.",
+        **{
+            name: _object_loop_method(name)
+            for name in sorted({n for n in dir(np) if isinstance(getattr(np, n), np.ufunc)} | {"fabs"})
+        },
+    },
+)
+
+
+class Lifted(LiftedBase, _ObjectLoopMethods):
     """Base of the lifted types: Python operators and NumPy's protocols route to the rule table.
 
     Comparisons are functions of values (:mod:`dualdiff.rules.values`): a
@@ -35,10 +65,14 @@ class Lifted(LiftedBase):
     derivative silently.
 
     Every elementwise rule with a NumPy ufunc also answers to the ufunc's
-    name as a method (``x.sin()``, ``x.arctan2(y)``, see :meth:`__getattr__`):
-    NumPy's loops over object arrays call these, so
-    ``np.sin(np.array([x[0], x[1]]))`` computes element by element through
-    the rules.
+    name as a method (``x.sin()``, ``x.arctan2(y)``, from
+    :class:`_ObjectLoopMethods`): NumPy's loops over object arrays call
+    these, so ``np.sin(np.array([x[0], x[1]]))`` computes element by element
+    through the rules.
+
+    >>> import dualdiff as dd
+    >>> dd.Dual(0.0, 1.0).sin()
+    Dual(0.0, 1.0)
     """
 
     __slots__ = ()
@@ -431,22 +465,6 @@ class Lifted(LiftedBase):
         return np.matmul(other, self)
 
     # -- NumPy protocols -------------------------------------------------
-    def __getattr__(self, name: str) -> Any:
-        """``x.sin()``, ``x.arctan2(y)``: what NumPy's loops over object arrays call.
-
-        Only names missing from the class reach here. Those of elementwise
-        ufuncs with a rule (:data:`OBJECT_LOOP_RULES`) apply that rule, so
-        ``np.sin(np.array([x[0], x[1]]))`` computes element by element.
-
-        >>> import dualdiff as dd
-        >>> dd.Dual(0.0, 1.0).sin()
-        Dual(0.0, 1.0)
-        """
-        rule = OBJECT_LOOP_RULES.get(name)
-        if rule is None or name.startswith("__"):
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return functools.partial(apply, rule, self)
-
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return array_ufunc(ufunc, method, inputs, kwargs)
 
@@ -455,7 +473,7 @@ class Lifted(LiftedBase):
 
 
 #: NumPy's object loops call ``x.<ufunc name>()``: the rule behind each such name
-#: (kept in step with the table through :func:`on_register`; read by ``Lifted.__getattr__``).
+#: (kept in step with the table through :func:`on_register`; read by the methods of ``Lifted``).
 OBJECT_LOOP_RULES: dict[str, Elementwise] = {"fabs": ABS}  # np.fabs is abs on reals
 
 
