@@ -10,8 +10,7 @@ replace the arithmetic operators with generated fast paths
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -26,7 +25,46 @@ from .np_ufuncs import absolute, astype
 from .numpy_api import array_function, array_ufunc
 
 
-class Lifted(LiftedBase):
+def _object_loop_method(name: str) -> Any:
+    """``x.<name>(*others)``: the rule of the ufunc called ``name``, looked up when called."""
+
+    def method(self: Any, *others: Any) -> Any:
+        rule = OBJECT_LOOP_RULES.get(name)
+        if rule is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no rule behind the method {name!r}")
+        return apply(rule, self, *others)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``np.{name}`` of this value, for NumPy's loops over object arrays (see ``Lifted``)."
+    return method
+
+
+if TYPE_CHECKING:
+
+    class _ObjectLoopMethods:
+        """What type checkers see of the class below: no methods (NumPy's object loops call them, users need not)."""
+
+        __slots__ = ()
+
+else:
+    #: One method per NumPy ufunc name, made when the class is made. (A ``__getattr__``
+    #: would do it lazily, but it would also slow every attribute read of every
+    #: lifted value: CPython does not specialise attribute access on such classes.)
+    _ObjectLoopMethods = type(
+        "_ObjectLoopMethods",
+        (),
+        {
+            "__slots__": (),
+            "__doc__": "Methods named after NumPy's ufuncs, which NumPy's loops over object arrays call.",
+            **{
+                name: _object_loop_method(name)
+                for name in sorted({n for n in dir(np) if isinstance(getattr(np, n), np.ufunc)} | {"fabs"})
+            },
+        },
+    )
+
+
+class Lifted(LiftedBase, _ObjectLoopMethods):
     """Base of the lifted types: Python operators and NumPy's protocols route to the rule table.
 
     Comparisons are functions of values (:mod:`dualdiff.rules.values`): a
@@ -35,10 +73,14 @@ class Lifted(LiftedBase):
     derivative silently.
 
     Every elementwise rule with a NumPy ufunc also answers to the ufunc's
-    name as a method (``x.sin()``, ``x.arctan2(y)``, see :meth:`__getattr__`):
-    NumPy's loops over object arrays call these, so
-    ``np.sin(np.array([x[0], x[1]]))`` computes element by element through
-    the rules.
+    name as a method (``x.sin()``, ``x.arctan2(y)``, from
+    :class:`_ObjectLoopMethods`): NumPy's loops over object arrays call
+    these, so ``np.sin(np.array([x[0], x[1]]))`` computes element by element
+    through the rules.
+
+    >>> import dualdiff as dd
+    >>> dd.Dual(0.0, 1.0).sin()
+    Dual(0.0, 1.0)
     """
 
     __slots__ = ()
@@ -237,10 +279,12 @@ class Lifted(LiftedBase):
         )
 
     # -- array methods: thin calls into the same NumPy dispatch ------------
+    # (array_function is what NumPy's __array_function__ protocol calls for np.transpose(self) & co;
+    # called directly, it is the same call, without NumPy's dispatch, and type checkers can follow it)
     @property
     def T(self) -> Any:
         """The transpose (reversed axes), as ``ndarray.T``."""
-        return np.transpose(self)
+        return array_function(np.transpose, (self,), {})
 
     def transpose(self, *axes: Any) -> Any:
         """``np.transpose(self, axes)``; takes ``x.transpose(1, 0)`` or ``x.transpose((1, 0))``.
@@ -250,7 +294,7 @@ class Lifted(LiftedBase):
         >>> x.transpose().shape
         (3, 2)
         """
-        return np.transpose(self, _method_args(axes))
+        return array_function(np.transpose, (self, _method_args(axes)), {})
 
     def reshape(self, *shape: Any, order: Literal["C", "F", "A"] = "C") -> Any:
         """``np.reshape(self, shape)``; takes ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``.
@@ -260,7 +304,7 @@ class Lifted(LiftedBase):
         >>> x.reshape(2, 3).shape
         (2, 3)
         """
-        return np.reshape(self, _method_args(shape), order=order)
+        return array_function(np.reshape, (self, _method_args(shape)), {"order": order})
 
     def ravel(self, order: Literal["C", "F", "A", "K"] = "C") -> Any:
         """``np.ravel(self)``.
@@ -270,7 +314,7 @@ class Lifted(LiftedBase):
         >>> x.ravel().shape
         (6,)
         """
-        return np.ravel(self, order)
+        return array_function(np.ravel, (self, order), {})
 
     def flatten(self, order: Literal["C", "F", "A", "K"] = "C") -> Any:
         """``np.ravel(self)`` (lifted values are immutable, so no copy is needed).
@@ -280,7 +324,7 @@ class Lifted(LiftedBase):
         >>> x.flatten().shape
         (6,)
         """
-        return np.ravel(self, order)
+        return array_function(np.ravel, (self, order), {})
 
     def squeeze(self, axis: Any = None) -> Any:
         """``np.squeeze(self, axis)``.
@@ -290,7 +334,7 @@ class Lifted(LiftedBase):
         >>> x.squeeze().shape
         (3,)
         """
-        return np.squeeze(self, axis)
+        return array_function(np.squeeze, (self, axis), {})
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         """``np.swapaxes(self, axis1, axis2)``.
@@ -300,7 +344,7 @@ class Lifted(LiftedBase):
         >>> x.swapaxes(0, 1).shape
         (3, 2)
         """
-        return np.swapaxes(self, axis1, axis2)
+        return array_function(np.swapaxes, (self, axis1, axis2), {})
 
     def sum(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
         """``np.sum(self, axis)``.
@@ -310,7 +354,7 @@ class Lifted(LiftedBase):
         >>> x.sum()
         Dual(np.float64(3.0), np.float64(3.0))
         """
-        return np.sum(self, axis, dtype, out, keepdims)
+        return array_function(np.sum, (self, axis, dtype, out, keepdims), {})
 
     def mean(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
         """``np.mean(self, axis)``.
@@ -320,7 +364,7 @@ class Lifted(LiftedBase):
         >>> x.mean()
         Dual(np.float64(1.0), np.float64(1.0))
         """
-        return np.mean(self, axis, dtype, out, keepdims)
+        return array_function(np.mean, (self, axis, dtype, out, keepdims), {})
 
     def prod(self, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False) -> Any:
         """``np.prod(self, axis)``.
@@ -330,7 +374,7 @@ class Lifted(LiftedBase):
         >>> x.prod().primal
         np.float64(6.0)
         """
-        return np.prod(self, axis, dtype, out, keepdims)
+        return array_function(np.prod, (self, axis, dtype, out, keepdims), {})
 
     def var(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
         """``np.var(self, axis)``.
@@ -340,7 +384,7 @@ class Lifted(LiftedBase):
         >>> x.var().primal
         np.float64(1.0)
         """
-        return np.var(self, axis, dtype, out, ddof, keepdims)
+        return array_function(np.var, (self, axis, dtype, out, ddof, keepdims), {})
 
     def std(self, axis: Any = None, dtype: Any = None, out: Any = None, ddof: float = 0, keepdims: bool = False) -> Any:
         """``np.std(self, axis)``.
@@ -350,7 +394,7 @@ class Lifted(LiftedBase):
         >>> float(x.std().primal)
         1.0
         """
-        return np.std(self, axis, dtype, out, ddof, keepdims)
+        return array_function(np.std, (self, axis, dtype, out, ddof, keepdims), {})
 
     def max(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
         """``np.max(self, axis)``: ties share the derivative evenly.
@@ -360,7 +404,7 @@ class Lifted(LiftedBase):
         >>> x.max().primal
         np.float64(3.0)
         """
-        return np.max(self, axis, out, keepdims)
+        return array_function(np.max, (self, axis, out, keepdims), {})
 
     def min(self, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
         """``np.min(self, axis)``: ties share the derivative evenly.
@@ -370,7 +414,7 @@ class Lifted(LiftedBase):
         >>> x.min().primal
         np.float64(1.0)
         """
-        return np.min(self, axis, out, keepdims)
+        return array_function(np.min, (self, axis, out, keepdims), {})
 
     def cumsum(self, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
         """``np.cumsum(self, axis)``.
@@ -380,7 +424,7 @@ class Lifted(LiftedBase):
         >>> x.cumsum().primal
         array([1., 4.])
         """
-        return np.cumsum(self, axis, dtype, out)
+        return array_function(np.cumsum, (self, axis, dtype, out), {})
 
     def clip(self, min: Any = None, max: Any = None) -> Any:
         """``np.clip(self, min, max)``.
@@ -390,7 +434,7 @@ class Lifted(LiftedBase):
         >>> x.clip(0.0, 2.0).primal
         array([0., 2.])
         """
-        return np.clip(self, min, max)
+        return array_function(np.clip, (self, min, max), {})
 
     def dot(self, other: Any) -> Any:
         """``np.dot(self, other)``.
@@ -400,7 +444,7 @@ class Lifted(LiftedBase):
         >>> x.dot(np.ones(2)).primal
         np.float64(4.0)
         """
-        return np.dot(self, other)
+        return array_function(np.dot, (self, other), {})
 
     def conj(self) -> Any:
         """``np.conj(self)``.
@@ -424,29 +468,15 @@ class Lifted(LiftedBase):
         """
         return self
 
+    # np.matmul goes through NumPy's __array_ufunc__ protocol (an operand of another type may take it),
+    # which NumPy's stubs do not model: they take only arrays
     def __matmul__(self, other: Any) -> Any:
-        return np.matmul(self, other)
+        return np.matmul(self, other)  # type: ignore[call-overload]
 
     def __rmatmul__(self, other: Any) -> Any:
-        return np.matmul(other, self)
+        return np.matmul(other, self)  # type: ignore[call-overload]
 
     # -- NumPy protocols -------------------------------------------------
-    def __getattr__(self, name: str) -> Any:
-        """``x.sin()``, ``x.arctan2(y)``: what NumPy's loops over object arrays call.
-
-        Only names missing from the class reach here. Those of elementwise
-        ufuncs with a rule (:data:`OBJECT_LOOP_RULES`) apply that rule, so
-        ``np.sin(np.array([x[0], x[1]]))`` computes element by element.
-
-        >>> import dualdiff as dd
-        >>> dd.Dual(0.0, 1.0).sin()
-        Dual(0.0, 1.0)
-        """
-        rule = OBJECT_LOOP_RULES.get(name)
-        if rule is None or name.startswith("__"):
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return functools.partial(apply, rule, self)
-
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return array_ufunc(ufunc, method, inputs, kwargs)
 
@@ -455,7 +485,7 @@ class Lifted(LiftedBase):
 
 
 #: NumPy's object loops call ``x.<ufunc name>()``: the rule behind each such name
-#: (kept in step with the table through :func:`on_register`; read by ``Lifted.__getattr__``).
+#: (kept in step with the table through :func:`on_register`; read by the methods of ``Lifted``).
 OBJECT_LOOP_RULES: dict[str, Elementwise] = {"fabs": ABS}  # np.fabs is abs on reals
 
 

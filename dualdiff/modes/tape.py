@@ -42,6 +42,7 @@ from . import fastpaths
 from .core import LiftedBase, apply_general, apply_linear, new_level, register_lifted_type, strip_all
 from .inplace import fits
 from .lifted import Lifted
+from .numpy_api import array_function
 
 # -- the steps -------------------------------------------------------------
 
@@ -490,7 +491,7 @@ class Var(Lifted):
             partials = tuple(d for d in ds if d is not None)
         out = tape._new_var(y)
         shapes = None
-        if type(y) is np.ndarray or (isinstance(y, Lifted) and np.ndim(y)):
+        if type(y) is np.ndarray or (isinstance(y, Lifted) and array_function(np.ndim, (y,), {})):  # np.ndim(y)
             shapes = tuple(np.shape(p) for p, a in zip(primals, active) if a)
         tape.entries.append(ElementwiseStep(out.index, tuple(ins), partials, shapes))  # type: ignore[union-attr]
         return out
