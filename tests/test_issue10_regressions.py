@@ -259,11 +259,15 @@ def test_case8_real_cotangents_in_the_issue_and_nested():
 
 def _mp_det_with_rows(A, replaced):
     """det(A) with row i replaced by the unit row e_j, for each (i, j) in ``replaced`` (exact)."""
-    M = mpmath.matrix([[mpmath.mpf(float(v)) for v in row] for row in A])
+    M = [[mpmath.mpf(float(v)) for v in row] for row in A]
     for i, j in replaced:
-        for k in range(M.cols):
-            M[i, k] = 1 if k == j else 0
-    return mpmath.det(M)
+        M[i] = [mpmath.mpf(1 if k == j else 0) for k in range(len(M))]
+    # The Leibniz sum, not mpmath.det: mpmath 1.3's LU pivoting fails on exactly singular matrices.
+    total = mpmath.mpf(0)
+    for perm in itertools.permutations(range(len(M))):
+        inversions = sum(perm[a] > perm[b] for a in range(len(perm)) for b in range(a + 1, len(perm)))
+        total += (-1) ** inversions * mpmath.fprod(M[r][perm[r]] for r in range(len(M)))
+    return total
 
 
 def _exact_derivatives(A, order):

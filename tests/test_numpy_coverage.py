@@ -270,7 +270,9 @@ def _(draw):
 @case("splitting")
 def _(draw):
     def f(x):
-        parts = np.vsplit(x, 2) + np.hsplit(x, [1]) + np.dsplit(x, 2) + list(np.unstack(x, axis=2))
+        parts = np.vsplit(x, 2) + np.hsplit(x, [1]) + np.dsplit(x, 2)
+        if hasattr(np, "unstack"):  # NumPy >= 2.1
+            parts += list(np.unstack(x, axis=2))
         return flat_sum([p * (i + 1) for i, p in enumerate(parts)])
 
     return f, values(draw, (4, 3, 2), draw(st.booleans()))
@@ -479,7 +481,9 @@ def _(draw):
 
     def f(x):
         y = x * np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]) if with_zero else x
-        scans = [np.cumulative_sum(y, axis=1, include_initial=True), np.cumulative_prod(y, axis=0)]
+        scans = []
+        if hasattr(np, "cumulative_sum"):  # NumPy >= 2.1
+            scans = [np.cumulative_sum(y, axis=1, include_initial=True), np.cumulative_prod(y, axis=0)]
         return flat_sum([np.cumprod(y, axis), np.nancumprod(x, 1)] + scans)
 
     return f, values(draw, (2, 3), draw(st.booleans()))
@@ -548,9 +552,10 @@ def _(draw):
 
     def f(p):
         a, b = p
-        return flat_sum(
-            [np.vecdot(a, b), np.matvec(a[:, :, None] * b[:, None, :], b), np.vecmat(b, a[:, :, None] * b[:, None, :])]
-        )
+        parts = [np.vecdot(a, b)]
+        if hasattr(np, "matvec"):  # NumPy >= 2.2
+            parts += [np.matvec(a[:, :, None] * b[:, None, :], b), np.vecmat(b, a[:, :, None] * b[:, None, :])]
+        return flat_sum(parts)
 
     return f, (values(draw, (2, 3), cx), values(draw, (2, 3), cx))
 

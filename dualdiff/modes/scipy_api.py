@@ -20,6 +20,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..rules.kinds import TABLE, elementwise_rule
 from .core import apply1, apply2
 
@@ -98,6 +100,8 @@ def ufunc_name(ufunc: Any) -> str:
     name = getattr(ufunc, "__name__", repr(ufunc))
     if is_scipy_ufunc(ufunc):
         return f"scipy.special.{name}"
+    if getattr(np, name, None) is ufunc:  # NumPy 2.0's ufuncs have no __module__
+        return f"np.{name}"
     module = getattr(ufunc, "__module__", None)
     if module is None or module == "numpy" or module.startswith("numpy."):
         return f"np.{name}" if module is not None else f"the ufunc {name}"
