@@ -8,7 +8,7 @@ argument, and read a function's output at one derivative level.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,14 +37,15 @@ def rebuild(tree: Any, new_leaves: list[Any]) -> Any:
     >>> rebuild((1.0, [2.0]), ["a", "b"])
     ('a', ['b'])
     """
-    it = iter(new_leaves)
+    # A module-level helper, not a recursive closure: a closure that calls itself is a reference
+    # cycle, and the cycle would hold the leaves (tangent arrays) until the garbage collector ran.
+    return _rebuild(tree, iter(new_leaves))
 
-    def go(t: Any) -> Any:
-        if isinstance(t, (tuple, list)):
-            return type(t)(go(s) for s in t)
-        return next(it)
 
-    return go(tree)
+def _rebuild(t: Any, it: Iterator[Any]) -> Any:
+    if isinstance(t, (tuple, list)):
+        return type(t)(_rebuild(s, it) for s in t)
+    return next(it)
 
 
 def map_tree(fn: Callable[[Any], Any], tree: Any) -> Any:

@@ -49,7 +49,7 @@ import numpy as np
 
 from ..errors import GuardError
 from ..modes.core import apply, apply_general, apply_linear, apply_nondiff, strip_all
-from ..modes.tree import leaves
+from ..modes.tree import leaves, rebuild
 from ..notation.formulas import Sym, const_operand, operation_text, var_sym, var_text
 from ..notation.tabular import Column, Table, format_value
 from ..rules.kinds import Elementwise, General, Linear, Nondiff, Rule
@@ -241,7 +241,7 @@ class Program:
                 values.append(_array_of([_value(a, env) for a in o.atoms], o.shape))
             else:
                 values.append(_value(o, env))
-        return _rebuild(self.out_tree, values)
+        return rebuild(self.out_tree, values)
 
     def _guards_by_slot(self) -> dict[int, list[Guard]]:
         checks: dict[int, list[Guard]] = {}
@@ -387,17 +387,6 @@ def _array_of(values: list[Any], shape: tuple[int, ...]) -> Any:
         arr[:] = values
         return arr.reshape(shape)
     return np.array(values).reshape(shape)
-
-
-def _rebuild(tree: Any, values: list[Any]) -> Any:
-    it = iter(values)
-
-    def go(t: Any) -> Any:
-        if isinstance(t, (tuple, list)):
-            return type(t)(go(s) for s in t)
-        return next(it)
-
-    return go(tree)
 
 
 def _dtype_key(dtype: Any) -> Any:
