@@ -64,7 +64,9 @@ from ..rules.kinds import Elementwise, General, Linear, Nondiff
 from ..rules.structural import GETITEM, getitem_add, sum_to_shape
 from .buffers import OUT_MIN_SIZE, Assign, Line, Loop, Scatter, Stmt, optimize
 from .codeexpr import PREC_ATOM, Binder, Code, CodeMath, binary, unary
+from .diagonal import densify, emit_diagonal
 from .program import Atom, Const, Equation, Program
+from .signals import Fallback, GuardFailed
 from .tiling import Region, schedule, sliced_constant
 
 __all__ = ["KINDS", "Analysis", "Fallback", "Function", "Generated", "GuardFailed", "generate", "render", "slot_name"]
@@ -76,14 +78,6 @@ KINDS = ("value", "jvp", "grad", "vjp")
 BATCH = 2_147_483_629
 #: A stand-in size for the rows of a tile (``b - a``) in static shapes.
 TILE = 2_147_483_587
-
-
-class GuardFailed(Exception):
-    """Raised by generated code where a guard of the program goes the other way (a retrace is due)."""
-
-
-class Fallback(Exception):
-    """Raised by generated code where only eager mode knows the answer (a domain error, say)."""
 
 
 def slot_name(index: int) -> str:
@@ -384,7 +378,13 @@ class Generator:
     """Writes one function for one program: the statements of each sweep, then the source."""
 
     def __init__(
-        self, an: Analysis, kind: str, batched: bool, tangent_dtypes: Sequence[Any] | None, tiled: bool = True
+        self,
+        an: Analysis,
+        kind: str,
+        batched: bool,
+        tangent_dtypes: Sequence[Any] | None,
+        tiled: bool = True,
+        diagonal: bool = False,
     ) -> None:
         self.an = an
         self.prog = an.prog
@@ -418,6 +418,10 @@ class Generator:
         for number, g in enumerate(self.prog.guards):
             self.guards.setdefault(g.slot, []).append((number, g))
         self.fn_name = f"{kind}_{_py_name(self.prog.f_name)}"
+        #: Diagonal tangents (see :mod:`.diagonal`): each slot's diagonal, while its tangents are one,
+        #: and the slots whose dense tangents are written (the input's are its identity seeds).
+        self.diag_code: dict[int, Code] = {0: Code.value(1.0, self.binder)} if diagonal else {}
+        self.dense: set[int] = {0}
 
     # -- names and operands ----------------------------------------------------------
     def math(self, backend: Backend) -> CodeMath:
@@ -745,6 +749,12 @@ class Generator:
         k = eq.out
         if not (self.an.active[k] and self.an.useful[k]):
             return
+        if self.diag_code:
+            if emit_diagonal(self, body, eq):
+                return
+            for a in eq.inputs:
+                if self.an.is_active(a):
+                    densify(self, body, a)
         expr = self.tangent_code(eq, self.primal(k))
         self.ddtype[k] = expr.dtype if isinstance(expr.dtype, np.dtype) or expr.dtype in (float, complex) else None
         if self.tile is None and expr.text.isidentifier() and expr.text in expr.reads:
@@ -1358,6 +1368,7 @@ def generate(
     tangent_dtypes: Sequence[Any] | None = None,
     cotangent_dtypes: Sequence[Any] | None = None,
     seed: Any = 1.0,
+    diagonal: bool = False,
 ) -> Generated:
     """Write, compile and return the ``kind`` function of ``an.prog`` (see the module docstring).
 
@@ -1370,15 +1381,23 @@ def generate(
 
     ``tangent_dtypes`` (``cotangent_dtypes``) are the dtypes of the
     tangents (cotangents) the function will be called with: they decide
-    which buffers can be reused in place.
+    which buffers can be reused in place. ``diagonal`` (a batched jvp of
+    one input, called with the identity as its tangents: a forward
+    Jacobian) keeps tangents that are diagonal as their diagonals
+    (:mod:`.diagonal`); its code raises :class:`Fallback` where the dense
+    code must run instead.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if diagonal and not (kind == "jvp" and batched and an.n == 1):
+        raise ValueError("diagonal tangents are for the batched jvp of one input (a forward Jacobian)")
     if an.refusal is not None:
         raise ValueError(f"cannot generate code for {an.prog.f_name}: {an.refusal}")
     collecting = gc.isenabled()
     gc.disable()  # generation makes many small objects and no cycles: collections would only cost time
     try:
+        if diagonal:
+            return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=False, diagonal=True)
         try:
             return _generate(an, kind, batched, tangent_dtypes, cotangent_dtypes, seed, tiled=True)
         except _NoTiles:
@@ -1396,8 +1415,9 @@ def _generate(
     cotangent_dtypes: Sequence[Any] | None,
     seed: Any,
     tiled: bool,
+    diagonal: bool = False,
 ) -> Generated:
-    gen = Generator(an, kind, batched, tangent_dtypes, tiled)
+    gen = Generator(an, kind, batched, tangent_dtypes, tiled, diagonal)
     n = an.n
     names = an.names
     params = list(names[:n])
@@ -1413,6 +1433,9 @@ def _generate(
     if kind == "value":
         ret = Code.raw(out_text.text, out_text.reads)
     elif kind == "jvp":
+        for a in an.prog.output_atoms():
+            if an.is_active(a):
+                densify(gen, body, a)
         touts = [
             gen.dcode(a, "dot") if type(a) is int and an.active[a] else Code.raw("None") for a in an.prog.output_atoms()
         ]
@@ -1449,7 +1472,8 @@ def _generate(
         ret = Code.raw(f"{out_text.text}, pullback", out_text.reads)
     fn_ir = Function(gen.fn_name, params, body, ret, nested=nested, external=set(inputs) | set(params))
     source = render(fn_ir, gen, an)
-    filename = f"<dualdiff {kind}{' batched' if batched else ''} of {an.prog.f_name}>"
+    variant = (" batched" if batched else "") + (" diagonal" if diagonal else "")
+    filename = f"<dualdiff {kind}{variant} of {an.prog.f_name}>"
     namespace = gen.binder.globals
     code = builtins.compile(source, filename, "exec")
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -1482,7 +1506,8 @@ _TITLES = {
 def render(fn: Function, gen: Generator, an: Analysis) -> str:
     """The source of ``fn``: a header, the function, its statements optimized for arrays."""
     prog = an.prog
-    lines = [f"# dualdiff: {_TITLES[gen.kind]}{', batched' if gen.batched else ''}"]
+    variant = (", batched" if gen.batched else "") + (", diagonal tangents" if gen.diag_code else "")
+    lines = [f"# dualdiff: {_TITLES[gen.kind]}{variant}"]
     lines.append(f"# of {prog.f_name}, generated from its program of {len(prog.equations)} equations")
     ins = ", ".join(f"{an.names[s]} = {prog.names[s]}" for s in range(an.n))
     if ins:

@@ -58,7 +58,7 @@ from ..errors import GuardError
 from ..modes.core import LiftedBase
 from ..modes.tape import real_cotangent
 from ..modes.tree import check_input, check_like, leaves, rebuild
-from ..program.codegen import Analysis, Generated, GuardFailed, generate
+from ..program.codegen import Analysis, Fallback, Generated, GuardFailed, generate
 from ..program.program import ArrayOutput, Program
 from ..program.tracer import record
 from .common import Function, basis_chunks, check_chunk, check_f, default_chunk, seed_dtype, zeros
@@ -199,15 +199,20 @@ class Entry:
         return _NO_ERRSTATE
 
     def function(
-        self, kind: str, batched: bool = False, dtypes: tuple[Any, ...] | None = None, seed: Any = 1.0
+        self,
+        kind: str,
+        batched: bool = False,
+        dtypes: tuple[Any, ...] | None = None,
+        seed: Any = 1.0,
+        diagonal: bool = False,
     ) -> Generated:
-        key = (kind, batched, dtypes, type(seed))
+        key = (kind, batched, dtypes, type(seed), diagonal)
         g = self.generated.get(key)
         if g is None:
             start = time.perf_counter()
             an = self.analysis
             if kind == "jvp":
-                g = generate(an, kind, batched, tangent_dtypes=dtypes)
+                g = generate(an, kind, batched, tangent_dtypes=dtypes, diagonal=diagonal)
             elif kind == "vjp":
                 g = generate(an, kind, batched, cotangent_dtypes=dtypes)
             else:
@@ -941,11 +946,16 @@ def _jac_plan(entry: Entry, mode: str, x: np.ndarray, n: int, m: int, chunk: int
             return None
         seeds = _identity(n, xshape, seed_dtype(x))
         run = entry.function("jvp", True, (seeds.dtype,)).run
+        # the identity's columns as diagonals while f is elementwise in x (see program.diagonal)
+        run_diagonal = entry.function("jvp", True, (seeds.dtype,), diagonal=True).run
         errstate = entry.errstate
 
         def forward(x: Any) -> Any:
             with errstate():
-                outs, touts = run(x, seeds)
+                try:
+                    outs, touts = run_diagonal(x, seeds)
+                except Fallback:  # a non-finite partial: the dense code puts its NaNs where eager mode does
+                    outs, touts = run(x, seeds)
             t = _tangent(outs[0], touts[0], (n,))
             if t.shape != yshape + xshape:
                 t = np.reshape(t, yshape + xshape)
