@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import complex_points, real_points
+from test_rules import ELEMENTWISE, HOLOMORPHIC, public, reference
 
 import dualdiff as dd
 import dualdiff.transforms.compiled as compiled_module
@@ -23,6 +25,15 @@ from dualdiff.program.signals import Fallback
 RNG = np.random.default_rng(7)
 W = RNG.normal(size=(4, 5))
 C = RNG.normal(size=(5, 3))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _diagonal_from_two_directions():
+    """Diagonal tangents from 2 directions on (by default from 64: below, BLAS's small products are faster)."""
+    saved = compiled_module.DIAGONAL_MIN_DIRECTIONS
+    compiled_module.DIAGONAL_MIN_DIRECTIONS = 2
+    yield
+    compiled_module.DIAGONAL_MIN_DIRECTIONS = saved
 
 
 @pytest.fixture
@@ -129,6 +140,36 @@ def test_random_elementwise_chains_equal_eager(chain, tail, point):
     x = np.array(point)
     with np.errstate(all="ignore"):
         same(dd.compile(f).jacobian(x, mode="forward"), dd.jacfwd(f)(x))
+
+
+def _rule_through_diagonal(name, x):
+    fn = public(name)
+    if reference(name).nin == 1:
+        f = lambda x: fn(x)  # noqa: E731
+    else:  # both arguments from x, so that both partials meet in one diagonal
+        f = lambda x: fn(x, x * 0.5 + 0.25)  # noqa: E731
+    for g in (f, lambda x: W[:, :3] @ f(x)):
+        same(dd.compile(g).jacobian(x, mode="forward"), dd.jacfwd(g)(x))
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@settings(max_examples=4, deadline=None)
+@given(data=st.data())
+def test_every_rule_through_diagonal_tangents(name, data):
+    point = data.draw(real_points(reference(name)), label="point")
+    x = np.array([point[0], point[0] * 0.999, point[0] * 1.001])
+    with np.errstate(all="ignore"):
+        _rule_through_diagonal(name, x)
+
+
+@pytest.mark.parametrize("name", HOLOMORPHIC)
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_every_holomorphic_rule_through_diagonal_tangents_complex(name, data):
+    point = data.draw(complex_points(reference(name)), label="point")
+    x = np.array([point[0], point[0] * 0.999, point[0] * 1.001])
+    with np.errstate(all="ignore"):
+        _rule_through_diagonal(name, x)
 
 
 def test_helpers():

@@ -336,9 +336,28 @@ _np_erfc = _lazy_erf("erfc", math.erfc, mpmath.erfc)
 
 
 def _np_sigmoid(x: Any) -> Any:
+    if np.iscomplexobj(x):  # as Python complex: no |x| trick, which is for reals only
+        return 1 / (1 + np.exp(-x))
     e = np.exp(-np.abs(x))
     r = 1 / (1 + e)
     return np.where(np.real(x) >= 0, r, e * r)
+
+
+def _np_cbrt(x: Any) -> Any:
+    """The real cube root of reals (``np.cbrt``); of complex numbers, the principal root, as Python complex does."""
+    if not np.iscomplexobj(x):
+        return np.cbrt(x)
+    z = np.asarray(x)
+    zero = z == 0
+    root = np.power(np.where(zero, 1, z), 1 / 3)  # NumPy has no complex cbrt; 0 ** (1/3) would warn
+    return np.where(zero, 0, root)[()]
+
+
+def _np_softplus(x: Any) -> Any:
+    """``log(1 + e^x)``: ``np.logaddexp(0, x)`` for reals; for complex numbers (no complex logaddexp) as written."""
+    if not np.iscomplexobj(x):
+        return np.logaddexp(0, x)
+    return np.log(1 + np.exp(x))
 
 
 def _np_relu(x: Any) -> Any:
@@ -351,7 +370,7 @@ NUMPY.add, NUMPY.sub, NUMPY.mul = np.add, np.subtract, np.multiply
 NUMPY.truediv, NUMPY.pow = np.true_divide, np.power
 NUMPY.neg, NUMPY.pos, NUMPY.abs = np.negative, np.positive, np.abs
 NUMPY.square, NUMPY.reciprocal = np.square, lambda x: 1 / x
-NUMPY.sqrt, NUMPY.sqrt0, NUMPY.cbrt = np.sqrt, np.sqrt, np.cbrt
+NUMPY.sqrt, NUMPY.sqrt0, NUMPY.cbrt = np.sqrt, np.sqrt, _np_cbrt
 NUMPY.exp, NUMPY.exp2, NUMPY.expm1 = np.exp, np.exp2, np.expm1
 NUMPY.log, NUMPY.log2, NUMPY.log10, NUMPY.log1p = np.log, np.log2, np.log10, np.log1p
 NUMPY.sin, NUMPY.cos, NUMPY.tan = np.sin, np.cos, np.tan
@@ -362,7 +381,7 @@ NUMPY.arcsinh, NUMPY.arccosh, NUMPY.arctanh = np.arcsinh, np.arccosh, np.arctanh
 NUMPY.hypot = np.hypot
 NUMPY.erf, NUMPY.erfc = _np_erf, _np_erfc
 NUMPY.sigmoid = _np_sigmoid
-NUMPY.softplus = lambda x: np.logaddexp(0, x)
+NUMPY.softplus = _np_softplus
 NUMPY.relu = _np_relu
 NUMPY.maximum, NUMPY.minimum = np.maximum, np.minimum
 NUMPY.sign, NUMPY.floor, NUMPY.ceil, NUMPY.round = np.sign, np.floor, np.ceil, np.round
