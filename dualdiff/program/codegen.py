@@ -714,6 +714,18 @@ class Generator:
             lst = Code.raw("[" + ", ".join(c.text for c in ts) + "]", frozenset().union(*(c.reads for c in ts)))
             return Code.call(ref, [lst, nbc, y, argt, pc], elementwise=False, shape=want, dtype=None)
         dtype = self._uniform(k, list(active.values()))
+        if rule.fn is np.matmul and not self.nb and not eq.nbatch and not eq.params:
+            # a product's tangent is the product with the tangent in its operand's place: np.matmul itself,
+            # a ufunc, so that it writes into a buffer kept from call to call as the value does (a fresh
+            # result would fault its pages in on every call); eager mode's map does the same np.matmul
+            ref = self.fn_ref(np.matmul, "matmul")
+            total = None
+            for i, a in active.items():
+                ops = [self.dcode(a, "dot") if j == i else arg for j, arg in enumerate(args)]
+                c = Code.call(ref, ops, self.binder, ufunc=np.matmul, elementwise=False, shape=want, dtype=dtype)
+                total = c if total is None else binary(total, "+", c)
+            assert total is not None
+            return total
         total: Code | None = None
         for i, a in active.items():
             ref = self.binder.bind(f"{rule.name}_jvp_{i}", rule.linear_maps[i])
