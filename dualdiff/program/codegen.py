@@ -719,13 +719,13 @@ class Generator:
             # a ufunc, so that it writes into a buffer kept from call to call as the value does (a fresh
             # result would fault its pages in on every call); eager mode's map does the same np.matmul
             ref = self.fn_ref(np.matmul, "matmul")
-            total = None
+            product: Code | None = None
             for i, a in active.items():
                 ops = [self.dcode(a, "dot") if j == i else arg for j, arg in enumerate(args)]
                 c = Code.call(ref, ops, self.binder, ufunc=np.matmul, elementwise=False, shape=want, dtype=dtype)
-                total = c if total is None else binary(total, "+", c)
-            assert total is not None
-            return total
+                product = c if product is None else binary(product, "+", c)
+            assert product is not None
+            return product
         total: Code | None = None
         for i, a in active.items():
             ref = self.binder.bind(f"{rule.name}_jvp_{i}", rule.linear_maps[i])

@@ -29,7 +29,8 @@ array([[ 10., 200.],
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def emit_diagonal(gen: Generator, body: list[Stmt], eq: Equation) -> bool:
         for i, a in enumerate(eq.inputs):
             if not an.is_active(a):
                 continue
-            d = gen.diag_code[a]
+            d = gen.diag_code[cast(int, a)]
             if rule.signs is not None:  # as the dense code: t0 + t1, t0 - t1, -t0
                 s = rule.signs[i]
                 t = (d if s > 0 else unary(d, "-")) if t is None else binary(t, "+" if s > 0 else "-", d)
@@ -153,10 +154,11 @@ def emit_diagonal(gen: Generator, body: list[Stmt], eq: Equation) -> bool:
         return True
     if isinstance(rule, General) and rule.name == "matmul" and len(active) == 1 and len(an.shapes[0]) == 1:
         left, right = eq.inputs
+        fn: Callable[..., Any]
         if an.is_active(right) and not an.is_active(left) and np.ndim(an.arg_value(left)) == 2:
-            fn, args = scale_columns, [gen.atom(left, hint), gen.diag_code[right]]
+            fn, args = scale_columns, [gen.atom(left, hint), gen.diag_code[cast(int, right)]]
         elif an.is_active(left) and not an.is_active(right) and np.ndim(an.arg_value(right)) == 2:
-            fn, args = scale_rows_transposed, [gen.diag_code[left], gen.atom(right, hint)]
+            fn, args = scale_rows_transposed, [gen.diag_code[cast(int, left)], gen.atom(right, hint)]
         else:
             return False
         dtype = _dtype(*(a.dtype for a in args))
