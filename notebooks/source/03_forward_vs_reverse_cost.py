@@ -367,8 +367,10 @@ values = [t.value_bytes for _, _, t, _, _ in memory]
 peaks_fwd = [pf for *_, pf, _ in memory]
 peaks_rev = [pr for *_, pr in memory]
 assert 9 < values[-3] / values[-5] < 11  # 10x the steps, 10x the tape
-assert max(peaks_fwd) < 2 * min(peaks_fwd)  # forward mode: flat
-assert peaks_rev[-1] > 100 * peaks_fwd[-1]  # reverse mode: the tape
+# forward mode: flat, a few KiB whatever k (what varies is Python's own bookkeeping, not the Duals)
+assert max(peaks_fwd) < 64 * 1024
+assert peaks_rev[-1] > 50 * max(peaks_fwd)  # reverse mode: the tape
+assert peaks_rev[-1] > 5 * peaks_rev[-3]  # ... growing with k
 
 # %% [markdown]
 # For array code the tape holds one entry per array operation, so its length
