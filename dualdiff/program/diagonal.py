@@ -15,7 +15,7 @@ entry is the same product of partials in the same order, an off-diagonal
 one is an exact zero (a sum of zeros and one product, in the matrix
 product). Only a non-finite partial breaks this (the dense code computes
 ``inf * 0``, a NaN, off the diagonal), so the helpers raise
-:class:`~dualdiff.program.codegen.Fallback` on a non-finite diagonal or
+:class:`~dualdiff.program.signals.Fallback` on a non-finite diagonal or
 matrix, and the caller runs the dense code.
 
 >>> import numpy as np
