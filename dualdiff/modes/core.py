@@ -100,6 +100,14 @@ class LiftedBase:
         """A function of values: applied to the primals of this level (lower levels dispatch again)."""
         return apply_nondiff(rule, tuple(a.primal if _at(a, level) else a for a in args), params)
 
+    def _decision(self) -> Any:
+        """This value one level down, for a decision taken on it (see :func:`decided`).
+
+        Dual numbers and tape variables have nothing to record: their primal.
+        A recording's tracer overrides this to guard the decision.
+        """
+        return self.primal
+
 
 def _at(v: Any, level: int) -> bool:
     return isinstance(v, LiftedBase) and v.level == level
@@ -267,6 +275,25 @@ def apply_linear(rule: Linear, x: Any, *params: Any, nbatch: int = 0) -> Any:
         if y is not x:
             return y._linear(rule, y, params, nbatch)
     return rule.fn(x, nbatch, *params)
+
+
+def decided(value: Any) -> Any:
+    """The plain value of a decision taken on values (a segment, a mask, a count, a sign).
+
+    A handler that branches on its inputs' values computes the decision with
+    a rule of values (:func:`apply_nondiff`) and reads it through here. For
+    dual numbers and tape variables that is their primal; a recording's
+    tracer records a guard as well, so that the program checks the decision
+    again at every new point (and a compiled function retraces) instead of
+    reusing it: never a wrong value from a branch taken at another point.
+
+    >>> from dualdiff.rules.values import ISNAN
+    >>> decided(apply_nondiff(ISNAN, (np.array([1.0, np.nan]),)))
+    array([False,  True])
+    """
+    while isinstance(value, LiftedBase):
+        value = value._decision()
+    return value
 
 
 def apply_nondiff(rule: Nondiff, args: tuple[Any, ...], params: tuple[Any, ...] = ()) -> Any:

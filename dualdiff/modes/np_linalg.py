@@ -22,10 +22,12 @@ from ..errors import NoRuleError
 from ..rules import arrays as ar
 from ..rules import linalg as lg
 from ..rules.elementwise import MUL, POW, SQRT0, SUB, TRUEDIV
+from ..rules.indices import SLOGDET_SIGN
 from ..rules.linalg import svd_shapes, unpack
 from ..rules.shaping import HERMITIAN
 from ..rules.structural import SUM
-from .core import apply1, apply2, apply_general, apply_linear, strip_all
+from ..rules.values import NOT_EQUAL
+from .core import apply1, apply2, apply_general, apply_linear, apply_nondiff, decided, strip_all
 from .np_common import _as_operand, _ndim, _one_axis, _real_only, _refuse_out, _shape
 from .np_products import matmul
 from .np_shaping import (
@@ -79,7 +81,7 @@ def slogdet(a: Any) -> SlogdetResult:
     """``np.linalg.slogdet`` of real matrices: the sign (constant) and the rule ``logabsdet``."""
     _square_matrices("np.linalg.slogdet", a)
     _real_only("np.linalg.slogdet", a)
-    sign = np.linalg.slogdet(strip_all(a))[0]
+    sign = decided(apply_nondiff(SLOGDET_SIGN, (a,), ((),)))  # a constant, but one a recorded program checks
     return SlogdetResult(sign, apply_general(ar.LOGABSDET, (a,)))
 
 
@@ -122,8 +124,9 @@ def _two_norm(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 def _vector_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     if ord is None or ord == 2:
         return _two_norm(x, axes, keepdims)
-    if ord == 0:  # the number of nonzeros: piecewise constant
-        return np.linalg.norm(strip_all(x), 0, axes[0], keepdims)
+    if ord == 0:  # the number of nonzeros: piecewise constant (which are nonzero: a decision, guarded)
+        nonzero = np.asarray(decided(apply_nondiff(NOT_EQUAL, (x, 0))), dtype=float)
+        return np.linalg.norm(nonzero, 0, axes[0], keepdims)
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
     ax = absolute(x)

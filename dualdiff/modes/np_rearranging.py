@@ -35,8 +35,9 @@ from ..errors import NoRuleError
 from ..rules import arrays as ar
 from ..rules.shaping import PAD, ROLL, TRIL, TRIU
 from ..rules.structural import GETITEM
+from ..rules.values import NOT_EQUAL
 from .core import LiftedBase as Lifted
-from .core import apply_general, apply_linear, strip_all
+from .core import apply_general, apply_linear, apply_nondiff, decided, strip_all
 from .np_common import _as_operand, _ndim, _one_axis, _refuse, _shape
 from .np_shaping import broadcast_to, diag, expand_dims, flip, ravel, reshape, stack, transpose
 
@@ -347,7 +348,7 @@ def trim_zeros(filt: Any, trim: str = "fb", axis: Any = None) -> Any:
     """``np.trim_zeros`` of a vector: a slice between the first and last nonzero values."""
     if _ndim(filt) != 1 or axis not in (None, 0, -1):
         raise NoRuleError("np.trim_zeros has a derivative rule in dualdiff for vectors only")
-    nz = np.flatnonzero(np.asarray(strip_all(filt)))
+    nz = np.flatnonzero(np.asarray(decided(apply_nondiff(NOT_EQUAL, (filt, 0)))))  # where it starts and stops: guarded
     trim = trim.lower()
     if not len(nz):
         return _getitem(filt, (slice(0, 0),))

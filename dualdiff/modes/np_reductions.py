@@ -21,7 +21,7 @@ from ..rules.elementwise import ADD, MAXIMUM, MINIMUM, MUL, SQRT0, SUB, TRUEDIV
 from ..rules.scans import CUMPROD
 from ..rules.structural import SUM
 from ..rules.values import ISNAN
-from .core import apply1, apply2, apply_general, apply_linear, apply_nondiff, strip_all
+from .core import apply1, apply2, apply_general, apply_linear, apply_nondiff, decided, strip_all
 from .np_common import _as_operand, _axis_tuple, _ndim, _one_axis, _refuse, _shape
 from .np_shaping import diagonal, expand_dims, ravel, reshape, swapaxes
 from .np_ufuncs import abs2, conj, real
@@ -131,7 +131,8 @@ def _without_nan(a: Any, fill: float) -> Any:
 
 
 def _not_nan_count(a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    return np.sum(~np.isnan(strip_all(a)), axis=axes, keepdims=keepdims)
+    nan = decided(apply_nondiff(ISNAN, (a,)))  # where the NaNs are: a recorded program checks it again
+    return np.sum(~np.asarray(nan), axis=axes, keepdims=keepdims)
 
 
 def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:

@@ -26,8 +26,9 @@ import numpy as np
 from ..errors import NoRuleError
 from ..rules import arrays as ar
 from ..rules.elementwise import ADD, MUL, SUB, TRUEDIV
+from ..rules.indices import VALUE_FUNCTIONS_MORE
 from ..rules.shaping import PAD
-from .core import apply2, apply_general, apply_linear, strip_all
+from .core import apply2, apply_general, apply_linear, apply_nondiff, decided, strip_all
 from .np_common import _as_operand, _ndim, _shape
 from .np_shaping import ravel
 from .np_ufuncs import conj
@@ -84,6 +85,9 @@ def convolve(a: Any, v: Any, mode: str = "full") -> Any:
     return _correlate_long_short(a, conj(v)[::-1], mode)
 
 
+SEARCHSORTED = VALUE_FUNCTIONS_MORE[np.searchsorted]
+
+
 def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None) -> Any:
     """``np.interp``: piecewise linear through ``(xp, fp)``; the midpoint of the slopes at a breakpoint."""
     if period is not None:
@@ -95,6 +99,10 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
         raise NoRuleError("np.interp of complex fp has no derivative rule in dualdiff")
     n = _shape(xp)[0]
     xs, xps = np.asarray(strip_all(x)), np.asarray(strip_all(xp))
+    # Every branch below follows from where x falls among xp: how many xp lie below each x and how
+    # many at or below it. Read as decisions, a recorded program checks them again at every point.
+    for side in ("left", "right"):
+        decided(apply_nondiff(SEARCHSORTED, (xp, x), ((("side", side),),)))
     if n == 1:
         seg = _where(xs < xps[0], fp[0] if left is None else left, fp[0] if right is None else right)
         return _where(xs == xps[0], apply2(ADD, fp[0], 0 * xs), seg)

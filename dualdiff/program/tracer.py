@@ -144,6 +144,10 @@ class Tracer(Lifted):
     def __index__(self) -> int:
         return self.__int__()
 
+    def _decision(self) -> Any:
+        """The value, guarded: a decision a handler takes on it is checked again at every new point."""
+        return self.recorder.concrete(self)
+
     @classmethod
     def _elementwise(cls, rule: Elementwise, args: tuple[Any, ...], level: int) -> Tracer:
         rec = _recorder(args, level)

@@ -32,4 +32,13 @@ VALUE_FUNCTIONS_MORE: dict[Any, Nondiff] = {
     )
 }
 
-__all__ = ["VALUE_FUNCTIONS_MORE"]
+
+def slogdet_sign(a: Any) -> Any:
+    """The sign of a determinant, as ``np.linalg.slogdet`` finds it (no overflow where ``det`` would)."""
+    return np.linalg.slogdet(a)[0]
+
+
+#: The sign half of ``np.linalg.slogdet``: constant, but a recorded program checks it again.
+SLOGDET_SIGN = _function_rule(slogdet_sign, 1)
+
+__all__ = ["SLOGDET_SIGN", "VALUE_FUNCTIONS_MORE", "slogdet_sign"]

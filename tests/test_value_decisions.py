@@ -1,0 +1,76 @@
+"""Decisions NumPy functions take on values are checked again when a recorded program runs elsewhere.
+
+``np.interp`` picks a segment by where x falls, ``np.nanmean`` counts the
+values that are not NaN, ``np.linalg.slogdet`` reports a sign, ``norm(x, 0)``
+counts nonzeros, ``np.trim_zeros`` finds where the zeros end. Each is a
+decision on values; in eager mode it is taken afresh at every call, but a
+recorded program (``dd.wengert``) and a compiled function (``dd.compile``)
+run again at other points. They must give the function's value there or say
+that the decision changed (``GuardError``; ``dd.compile`` then retraces),
+never the value of the branch taken at the recording point. These returned
+wrong numbers before, with no error.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import dualdiff as dd
+from dualdiff.errors import GuardError
+
+XP = np.array([0.0, 1.0, 2.0, 3.0])
+FP = np.array([0.0, 10.0, 0.0, 5.0])
+
+CASES = {
+    "interp": (lambda x: np.interp(x, XP, FP), np.array([0.5, 1.5]), [np.array([2.5, 0.2]), np.array([1.0, 3.5])]),
+    "interp_xp": (lambda x: np.interp(np.array([0.7, 2.2]), x, FP), XP, [np.array([0.0, 1.0, 2.5, 3.0])]),
+    "nanmean": (lambda x: np.nanmean(x * 1.0), np.array([1.0, np.nan, 3.0]), [np.array([1.0, 2.0, 3.0])]),
+    "nanvar": (lambda x: np.nanvar(x * 1.0), np.array([1.0, np.nan, 3.0]), [np.array([np.nan, 2.0, np.nan])]),
+    "nanstd": (lambda x: np.nanstd(x, axis=0), np.array([[1.0, np.nan], [3.0, 4.0]]), [np.ones((2, 2))]),
+    "slogdet": (
+        lambda a: np.linalg.slogdet(a)[0] * np.linalg.slogdet(a)[1],
+        np.array([[2.0, 0.0], [0.0, 1.0]]),
+        [np.array([[-2.0, 0.0], [0.0, 1.0]])],
+    ),
+    "norm0": (lambda x: np.linalg.norm(x, 0) * x, np.array([1.0, 0.0, 2.0]), [np.array([1.0, 1.0, 2.0])]),
+    "trim_zeros": (lambda x: np.sum(np.trim_zeros(x)), np.array([0.0, 1.0, 2.0, 0.0]), [np.array([1.0, 1, 2, 1])]),
+}
+
+
+def _same(got, want):
+    assert np.allclose(np.asarray(got, dtype=complex), np.asarray(want, dtype=complex), equal_nan=True), (got, want)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_recorded_program_checks_the_decision(name):
+    f, x0, others = CASES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the NaN cases warn as NumPy does
+        prog = dd.wengert(f, x0)
+        _same(prog(x0), f(x0))
+        for x in others:
+            with pytest.raises(GuardError):
+                prog(x)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_compiled_function_retraces(name):
+    f, x0, others = CASES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cf = dd.compile(f)
+        for x in [x0, *others, x0]:
+            y, t = cf.jvp(x, np.ones_like(x))
+            y0, t0 = dd.jvp(f, x, np.ones_like(x))
+            _same(y, y0)
+            _same(t, t0)
+
+
+def test_the_same_decisions_replay_without_retracing():
+    f, x0, _ = CASES["interp"]
+    prog = dd.wengert(f, x0)
+    x = np.array([0.25, 1.75])  # the same segments: the program runs, and gives f there
+    _same(prog(x), f(x))
