@@ -2,7 +2,8 @@
 
 ``np.interp`` picks a segment by where x falls, ``np.nanmean`` counts the
 values that are not NaN, ``np.linalg.slogdet`` reports a sign, ``norm(x, 0)``
-counts nonzeros, ``np.trim_zeros`` finds where the zeros end. Each is a
+counts nonzeros, ``np.trim_zeros`` finds where the zeros end, ``np.take``
+wraps or clips indices computed from x. Each is a
 decision on values; in eager mode it is taken afresh at every call, but a
 recorded program (``dd.wengert``) and a compiled function (``dd.compile``)
 run again at other points. They must give the function's value there or say
@@ -37,6 +38,24 @@ CASES = {
     ),
     "norm0": (lambda x: np.linalg.norm(x, 0) * x, np.array([1.0, 0.0, 2.0]), [np.array([1.0, 1.0, 2.0])]),
     "trim_zeros": (lambda x: np.sum(np.trim_zeros(x)), np.array([0.0, 1.0, 2.0, 0.0]), [np.array([1.0, 1, 2, 1])]),
+    "take_wrap": (lambda x: np.take(x, np.argsort(x) + 1, mode="wrap"), np.array([3.0, 1, 2]), [np.array([1.0, 3, 2])]),
+    "take_clip": (lambda x: np.take(x, np.argsort(x) + 1, mode="clip"), np.array([3.0, 1, 2]), [np.array([1.0, 3, 2])]),
+    "choose": (lambda x: np.choose(np.argsort(x), [x, 2 * x, 3 * x]), np.array([3.0, 1, 2]), [np.array([1.0, 3, 2])]),
+    "take_along_axis": (
+        lambda x: np.take_along_axis(x, np.argsort(x[:1], axis=1), axis=1),
+        np.array([[3.0, 1, 2], [4, 5, 6]]),
+        [np.array([[1.0, 3, 2], [4, 5, 6]])],
+    ),
+    "hermitian_svd": (
+        lambda a: np.linalg.svd(a, hermitian=True)[0],
+        np.array([[3.0, 0], [0, -1]]),
+        [np.array([[1.0, 0], [0, -3]])],
+    ),
+    "lstsq_rank": (
+        lambda a: np.linalg.lstsq(a, np.array([1.0, 2, 3]), rcond=None)[2] * a,
+        np.array([[1.0, 0], [0, 1], [0, 0]]),
+        [np.array([[1.0, 1], [1, 1], [0, 0]])],
+    ),
 }
 
 

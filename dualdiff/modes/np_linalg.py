@@ -26,7 +26,7 @@ from ..rules.indices import SLOGDET_SIGN
 from ..rules.linalg import svd_shapes, unpack
 from ..rules.shaping import HERMITIAN
 from ..rules.structural import SUM
-from ..rules.values import NOT_EQUAL
+from ..rules.values import GREATER, NOT_EQUAL
 from .core import apply1, apply2, apply_general, apply_linear, apply_nondiff, decided, strip_all
 from .np_common import _as_operand, _ndim, _one_axis, _real_only, _refuse_out, _shape
 from .np_products import matmul
@@ -241,9 +241,9 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
 
 def _hermitian_svd(a: Any, compute_uv: bool) -> Any:
     w, v = eigh(a)
-    sgn = np.sign(strip_all(w))
+    sgn = decided(np.sign(w))  # the signs and the order are decisions: a recorded program checks them
     s = absolute(w)
-    order = np.argsort(strip_all(s), axis=-1)[..., ::-1]
+    order = np.asarray(decided(np.argsort(s, axis=-1)))[..., ::-1]
     s = np.take_along_axis(s, order, -1)
     if not compute_uv:
         return s
@@ -410,7 +410,8 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
     if rcond is None:
         rcond = np.finfo(np.result_type(strip_all(a), 1.0)).eps * max(m, n)
     s = svd(a, compute_uv=False)
-    rank = int(np.sum(strip_all(s) > rcond * np.max(strip_all(s), initial=0.0)))
+    # the rank (which singular values count) is a decision: a recorded program checks it again
+    rank = int(np.sum(decided(apply_nondiff(GREATER, (s, apply2(MUL, rcond, np.max(s))))))) if _shape(s)[-1] else 0
     x = matmul(pinv(a, rcond=rcond), b)
     if rank == n and m > n:
         r = apply2(SUB, b, matmul(a, x))

@@ -249,10 +249,10 @@ def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "r
     ax = _one_axis(axis, _ndim(a))
     idx = indices if isinstance(indices, Lifted) else np.asarray(indices)  # a recorded index stays guarded
     size = _shape(a)[ax]
-    if mode == "wrap":
-        idx = np.mod(strip_all(idx), size)
+    if mode == "wrap":  # indices computed from values are decisions: decided() keeps them guarded
+        idx = np.mod(decided(idx), size)
     elif mode == "clip":
-        idx = np.clip(strip_all(idx), 0, size - 1)
+        idx = np.clip(decided(idx), 0, size - 1)
     return _getitem(a, (slice(None),) * ax + (idx,))
 
 
@@ -271,7 +271,7 @@ def _along_axis_index(indices: Any, axis: int) -> tuple[Any, ...]:
 def take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
     """``np.take_along_axis``: one gather with broadcast index arrays."""
     raw = indices if isinstance(indices, Lifted) else np.asarray(indices)  # a recorded index stays guarded
-    idx = np.asarray(strip_all(indices))
+    idx = np.asarray(decided(indices))
     if axis is None:
         return _getitem(ravel(arr), raw)
     ax = _one_axis(axis, _ndim(arr))
@@ -304,7 +304,7 @@ def partition(a: Any, kth: Any, axis: Any = -1, kind: Literal["introselect"] = "
 def choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> Any:
     """``np.choose``: the choices stacked, then a gather along the new first axis."""
     _refuse("np.choose", out=out)
-    idx = np.asarray(strip_all(a))
+    idx = np.asarray(decided(a))  # the choices made: guarded in a recorded program
     ops = [_as_operand(c) for c in choices]
     shape = np.broadcast_shapes(idx.shape, *(_shape(c) for c in ops))
     n = len(ops)
