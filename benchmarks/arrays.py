@@ -63,21 +63,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "JAX_PLATFORMS": "cpu",
-    "JAX_ENABLE_X64": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-}
+from machine import SINGLE_THREAD_ENV, cpu_model  # noqa: E402  (benchmarks/machine.py, beside this script)
+
 os.environ.update(SINGLE_THREAD_ENV)
 
 import numpy as np  # noqa: E402
-from machine import cpu_model  # noqa: E402  (benchmarks/machine.py, beside this script)
 
 LIBRARIES = ["dualdiff", "jax", "torch", "autograd", "mygrad"]
 #: glibc told to keep freed memory: no re-faulting of pages between calls.

@@ -60,23 +60,13 @@ from types import SimpleNamespace
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "JAX_PLATFORMS": "cpu",
-    "JAX_ENABLE_X64": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-}
+from machine import SINGLE_THREAD_ENV, cpu_model  # noqa: E402  (benchmarks/machine.py, beside this script)
+
 os.environ.update(SINGLE_THREAD_ENV)
 sys.path.insert(0, str(HERE.parent))  # the dualdiff of this checkout
 
 import numpy as np  # noqa: E402
 from arrays import JAC_SHAPES, jac_f, make_data, mlp_loss, rosenbrock  # noqa: E402
-from machine import cpu_model  # noqa: E402
 from scalar_chain import X0, chain  # noqa: E402
 
 JACOBIANS = [*JAC_SHAPES, (1000, 1000)]

@@ -1,7 +1,7 @@
 """No file of the repository names a path of one particular machine.
 
-Absolute paths under the top-level folders ``work``, ``root``, ``home`` and
-the like work on one machine only: docs and scripts say ``$BENCH_VENV`` or use paths relative to
+Absolute paths under the top-level folders ``work``, ``root``, ``home``,
+``tmp`` and the like work on one machine only: docs and scripts say ``$BENCH_VENV`` or use paths relative to
 the repository. The files checked are those git tracks (or, in an unpacked
 sdist, every file).
 """
@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MACHINE_PATH = re.compile(r"(?<![\w.~$}-])/(?:work|root|home|Users|opt|mnt|scratch)/[\w.-]+")
+MACHINE_PATH = re.compile(r"(?<![\w.~$}-])/(?:work|root|home|Users|opt|mnt|scratch|tmp)/[\w.-]+")
 SKIP_SUFFIXES = {".png", ".jpg", ".gif", ".ico", ".whl", ".gz", ".zip"}
 
 
@@ -41,9 +41,7 @@ def test_no_machine_specific_paths():
 
 
 def test_the_pattern_finds_what_it_should():
-    hits = [
-        bool(MACHINE_PATH.search(s))
-        for s in ["cd /" + "work/main", "/" + "root/.pyenv/x", "see /" + "home/me/x", "$BENCH_VENV/bin"]
-    ]
-    assert hits == [True, True, True, False]
+    samples = ["cd /" + "work/main", "/" + "root/.pyenv/x", "see /" + "home/me/x", "$BENCH_VENV/bin", "/" + "tmp/x"]
+    hits = [bool(MACHINE_PATH.search(s)) for s in samples]
+    assert hits == [True, True, True, False, True]
     assert not MACHINE_PATH.search("https://example.org/" + "home/page")  # a URL's path is not a machine's

@@ -34,7 +34,11 @@ VALUE_FUNCTIONS_MORE: dict[Any, Nondiff] = {
 
 
 def slogdet_sign(a: Any) -> Any:
-    """The sign of a determinant, as ``np.linalg.slogdet`` finds it (no overflow where ``det`` would)."""
+    """The sign of a determinant, as ``np.linalg.slogdet`` finds it (no overflow where ``det`` would).
+
+    >>> float(slogdet_sign(np.array([[0.0, 1.0], [1.0, 0.0]])))
+    -1.0
+    """
     return np.linalg.slogdet(a)[0]
 
 

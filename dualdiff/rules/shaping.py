@@ -36,27 +36,18 @@ def _triangle(lower: bool) -> Any:
     return fn
 
 
+def _triangle_rule(name: str, lower: bool) -> Linear:
+    """The rule of ``np.tril`` or ``np.triu``: a mask, so its own transpose."""
+    mask = _triangle(lower)
+    return register(
+        Linear(name, 1, name + "({0})", fn=mask, transpose=lambda g, x_shape, nbatch, k: mask(g, nbatch, k))
+    )
+
+
 #: ``np.tril(x, k)`` of the last two axes (dispatch makes a vector a matrix first).
-#: A mask is its own transpose.
-TRIL = register(
-    Linear(
-        "tril",
-        1,
-        "tril({0})",
-        fn=_triangle(True),
-        transpose=lambda g, x_shape, nbatch, k: _triangle(True)(g, nbatch, k),
-    )
-)
+TRIL = _triangle_rule("tril", True)
 #: ``np.triu(x, k)`` of the last two axes.
-TRIU = register(
-    Linear(
-        "triu",
-        1,
-        "triu({0})",
-        fn=_triangle(False),
-        transpose=lambda g, x_shape, nbatch, k: _triangle(False)(g, nbatch, k),
-    )
-)
+TRIU = _triangle_rule("triu", False)
 
 #: ``np.roll(x, shifts, axes)`` with explicit non-negative axes (dispatch ravels for
 #: axis=None); its transpose rolls back.
